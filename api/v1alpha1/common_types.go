@@ -1,0 +1,95 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Labels and identities shared by the operator, its admission policies and its
+// tests. They are part of the API: policies and users select on them.
+const (
+	// TenantLabel names the tenant that owns a namespace or an object. It is set
+	// by the operator only, on tenant namespaces, every object it creates and
+	// pod templates.
+	TenantLabel = "platform.tenantai.io/tenant"
+	// ModelLabel and VersionLabel identify a ModelDeployment's pods.
+	ModelLabel   = "platform.tenantai.io/model"
+	VersionLabel = "platform.tenantai.io/version"
+	// OrphanedLabel marks a namespace retained after its Tenant (or its entry in
+	// spec.namespaces) was removed with deletionPolicy Retain.
+	OrphanedLabel = "platform.tenantai.io/orphaned"
+
+	// ManagedByLabel and ManagedByValue mark the guardrail objects and
+	// ModelDeployment children the operator manages. Never set on pod templates.
+	ManagedByLabel = "app.kubernetes.io/managed-by"
+	ManagedByValue = "tenantai"
+
+	// OperatorNamespace is where the operator runs and keeps canonical keys.
+	OperatorNamespace = "tenantai-system"
+	// OperatorServiceAccount is the operator's identity; admission policies
+	// trust exactly this user name.
+	OperatorServiceAccount = "tenantai-controller-manager"
+	// OperatorUsername is the API server user name of OperatorServiceAccount.
+	OperatorUsername = "system:serviceaccount:" + OperatorNamespace + ":" + OperatorServiceAccount
+	// BreakGlassGroup lets cluster admins edit guardrails in an emergency.
+	BreakGlassGroup = "tenantai:break-glass"
+
+	// FieldManager is the single server-side apply field manager of the operator.
+	FieldManager = "tenantai"
+)
+
+// Condition types shared by every kind (kstatus: Ready, Reconciling, Stalled).
+const (
+	// ConditionReady is always present: True once the object is fully reconciled
+	// and healthy.
+	ConditionReady = "Ready"
+	// ConditionReconciling is present only while True: work is in progress.
+	ConditionReconciling = "Reconciling"
+	// ConditionStalled is present only while True: the operator cannot make
+	// progress until the spec or the cluster changes.
+	ConditionStalled = "Stalled"
+)
+
+// Condition reasons shared by every kind.
+const (
+	ReasonReconciled  = "Reconciled"
+	ReasonProgressing = "Progressing"
+	ReasonInvalidSpec = "InvalidSpec"
+	ReasonError       = "ReconcileError"
+)
+
+// CommonStatus is embedded in the status of every kind: the kstatus contract.
+type CommonStatus struct {
+	// observedGeneration is the metadata.generation that the operator last
+	// fully reconciled; -1 until the operator has seen the object.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions are the latest observations of the object's state. Ready is
+	// always present; Reconciling and Stalled only while True.
+	// +listType=map
+	// +listMapKey=type
+	// +patchStrategy=merge
+	// +patchMergeKey=type
+	// +kubebuilder:validation:MaxItems=16
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
+}
+
+// GetConditions returns the conditions of a status.
+func (s *CommonStatus) GetConditions() []metav1.Condition { return s.Conditions }
+
+// SetConditions replaces the conditions of a status.
+func (s *CommonStatus) SetConditions(c []metav1.Condition) { s.Conditions = c }
+
+// ObjectWithConditions is implemented by every tenantai kind, so that condition
+// and status logic is written once.
+// +kubebuilder:object:generate=false
+type ObjectWithConditions interface {
+	GetGeneration() int64
+	GetStatus() *CommonStatus
+}
+
+// LabelValue is a Kubernetes label value.
+// +kubebuilder:validation:MaxLength=63
+// +kubebuilder:validation:XValidation:rule="self.matches('^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$')",message="label values must be at most 63 characters of letters, digits, '-', '_' and '.', starting and ending with a letter or digit"
+type LabelValue string
