@@ -1,0 +1,59 @@
+// Command manager runs the tenantai operator.
+package main
+
+import (
+	"flag"
+	"os"
+
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/tenantai/tenantai/internal/manager"
+)
+
+func main() {
+	cfg := manager.DefaultConfig()
+	flag.StringVar(&cfg.MetricsBindAddress, "metrics-bind-address", cfg.MetricsBindAddress,
+		"Address of the HTTPS metrics endpoint (authenticated and authorized by the API server); 0 disables it.")
+	flag.StringVar(&cfg.HealthProbeBindAddress, "health-probe-bind-address", cfg.HealthProbeBindAddress,
+		"Address of the /healthz and /readyz endpoints.")
+	flag.BoolVar(&cfg.LeaderElection, "leader-elect", cfg.LeaderElection,
+		"Elect a leader, so that only one replica reconciles at a time.")
+	flag.StringVar(&cfg.LeaderElectionNamespace, "leader-election-namespace", cfg.LeaderElectionNamespace,
+		"Namespace of the leader election Lease.")
+	flag.DurationVar(&cfg.SyncPeriod, "sync-period", cfg.SyncPeriod,
+		"Full resync period of the caches; drift is repaired from watches, so this is a safety net only.")
+	flag.IntVar(&cfg.MaxConcurrentReconciles, "max-concurrent-reconciles", cfg.MaxConcurrentReconciles,
+		"Reconciles run in parallel per controller.")
+	zapOpts := zap.Options{}
+	zapOpts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	log := ctrl.Log.WithName("setup")
+
+	restCfg, err := ctrl.GetConfig()
+	if err != nil {
+		log.Error(err, "Unable to load a kubeconfig or in-cluster configuration")
+		os.Exit(1)
+	}
+	mgr, err := manager.New(restCfg, cfg)
+	if err != nil {
+		log.Error(err, "Unable to set up the manager")
+		os.Exit(1)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		log.Error(err, "Unable to add the health check")
+		os.Exit(1)
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		log.Error(err, "Unable to add the readiness check")
+		os.Exit(1)
+	}
+	log.Info("Starting manager", "leaderElection", cfg.LeaderElection)
+	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+		log.Error(err, "Manager exited with an error")
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,135 @@
+// Package manager builds the controller-runtime manager of tenantai: its scheme,
+// its label-restricted caches and its controllers. cmd/main.go and the test
+// harnesses share it, so tests run the operator exactly as it is deployed.
+package manager
+
+import (
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/selection"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
+)
+
+// NewScheme returns a scheme with the Kubernetes kinds and tenantai's kinds.
+func NewScheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(s))
+	utilruntime.Must(platformv1alpha1.AddToScheme(s))
+	return s
+}
+
+// Config is what a caller may change about the manager.
+type Config struct {
+	MetricsBindAddress     string
+	HealthProbeBindAddress string
+	LeaderElection         bool
+	LeaderElectionID       string
+	// LeaderElectionNamespace defaults to the operator's namespace.
+	LeaderElectionNamespace string
+	// SyncPeriod is the informers' full resync; long by design, since drift
+	// is repaired from watches, not from resyncs.
+	SyncPeriod time.Duration
+	// MaxConcurrentReconciles per controller.
+	MaxConcurrentReconciles int
+	// Controller skips name validation, for tests that start several managers
+	// in one process.
+	SkipNameValidation bool
+}
+
+// DefaultConfig is the configuration of a deployed operator.
+func DefaultConfig() Config {
+	return Config{
+		MetricsBindAddress:      ":8443",
+		HealthProbeBindAddress:  ":8081",
+		LeaderElectionID:        "tenantai.platform.tenantai.io",
+		LeaderElectionNamespace: platformv1alpha1.OperatorNamespace,
+		SyncPeriod:              10 * time.Hour,
+		MaxConcurrentReconciles: 4,
+	}
+}
+
+// managedSelector selects the objects the operator manages. Caches for the
+// kinds it writes hold only these, so memory grows with managed objects, not
+// with the size of the cluster.
+func managedSelector() labels.Selector {
+	r, err := labels.NewRequirement(platformv1alpha1.ManagedByLabel, selection.Equals, []string{platformv1alpha1.ManagedByValue})
+	if err != nil {
+		panic(fmt.Sprintf("managed-by selector: %v", err))
+	}
+	return labels.NewSelector().Add(*r)
+}
+
+// CacheOptions restricts every cache of a kind the operator writes to the
+// objects carrying the managed-by label, and drops managedFields, which the
+// operator never reads, to keep the heap small.
+func CacheOptions(syncPeriod time.Duration) cache.Options {
+	managed := cache.ByObject{Label: managedSelector()}
+	return cache.Options{
+		SyncPeriod:       &syncPeriod,
+		DefaultTransform: cache.TransformStripManagedFields(),
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Namespace{}:                      managed,
+			&corev1.Secret{}:                         managed,
+			&corev1.LimitRange{}:                     managed,
+			&corev1.ResourceQuota{}:                  managed,
+			&corev1.Service{}:                        managed,
+			&corev1.ServiceAccount{}:                 managed,
+			&networkingv1.NetworkPolicy{}:            managed,
+			&rbacv1.RoleBinding{}:                    managed,
+			&appsv1.Deployment{}:                     managed,
+			&autoscalingv2.HorizontalPodAutoscaler{}: managed,
+			&policyv1.PodDisruptionBudget{}:          managed,
+		},
+	}
+}
+
+// New returns a manager with tenantai's scheme and caches and all of its
+// controllers registered.
+func New(cfg *rest.Config, c Config) (ctrl.Manager, error) {
+	opts := ctrl.Options{
+		Scheme:                  NewScheme(),
+		Cache:                   CacheOptions(c.SyncPeriod),
+		HealthProbeBindAddress:  c.HealthProbeBindAddress,
+		LeaderElection:          c.LeaderElection,
+		LeaderElectionID:        c.LeaderElectionID,
+		LeaderElectionNamespace: c.LeaderElectionNamespace,
+		// The lease is released on a clean shutdown so that a new leader takes
+		// over at once instead of waiting for the lease to expire.
+		LeaderElectionReleaseOnCancel: true,
+	}
+	opts.Metrics = metricsOptions(c.MetricsBindAddress)
+	mgr, err := ctrl.NewManager(cfg, opts)
+	if err != nil {
+		return nil, fmt.Errorf("creating manager: %w", err)
+	}
+	if err := SetupControllers(mgr, c); err != nil {
+		return nil, err
+	}
+	return mgr, nil
+}
+
+// SetupControllers registers every tenantai controller with the manager.
+func SetupControllers(mgr ctrl.Manager, c Config) error {
+	for _, setup := range controllers {
+		if err := setup(mgr, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
