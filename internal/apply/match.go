@@ -1,0 +1,121 @@
+package apply
+
+import (
+	"reflect"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// Matches reports whether current already holds what desired sets: every
+// desired label, annotation and owner reference, and the kind's payload.
+//
+// Guardrails (NetworkPolicies, LimitRanges, ResourceQuotas, RoleBindings,
+// Secrets, ServiceAccounts) are compared exactly, because an addition is as
+// dangerous as a removal there (a podSelector narrowed by one label exempts
+// pods from default-deny); the operator renders them fully specified, so the
+// API server adds no defaults to compare around. Workload kinds, which the API
+// server defaults heavily, are compared as "desired is contained in current".
+func Matches(current, desired client.Object) bool {
+	if !containsStrings(current.GetLabels(), desired.GetLabels()) ||
+		!containsStrings(current.GetAnnotations(), desired.GetAnnotations()) ||
+		!contains(toMap(current.GetOwnerReferences()), toMap(desired.GetOwnerReferences())) {
+		return false
+	}
+	switch d := desired.(type) {
+	case *corev1.Namespace:
+		return true // the operator owns only a namespace's labels
+	case *networkingv1.NetworkPolicy:
+		return equality.Semantic.DeepEqual(current.(*networkingv1.NetworkPolicy).Spec, d.Spec)
+	case *corev1.LimitRange:
+		return equality.Semantic.DeepEqual(current.(*corev1.LimitRange).Spec, d.Spec)
+	case *corev1.ResourceQuota:
+		return equality.Semantic.DeepEqual(current.(*corev1.ResourceQuota).Spec, d.Spec)
+	case *rbacv1.RoleBinding:
+		c := current.(*rbacv1.RoleBinding)
+		return equality.Semantic.DeepEqual(c.RoleRef, d.RoleRef) && equality.Semantic.DeepEqual(c.Subjects, d.Subjects)
+	case *corev1.Secret:
+		c := current.(*corev1.Secret)
+		return c.Type == d.Type && equality.Semantic.DeepEqual(c.Data, d.Data)
+	case *corev1.ServiceAccount:
+		return reflect.DeepEqual(current.(*corev1.ServiceAccount).AutomountServiceAccountToken, d.AutomountServiceAccountToken)
+	default: // Deployments, Services, HPAs, PodDisruptionBudgets
+		return specContains(current, desired)
+	}
+}
+
+// specContains compares everything but metadata and status as containment.
+func specContains(current, desired client.Object) bool {
+	c, errC := runtime.DefaultUnstructuredConverter.ToUnstructured(current)
+	d, errD := runtime.DefaultUnstructuredConverter.ToUnstructured(desired)
+	if errC != nil || errD != nil {
+		return false
+	}
+	for _, m := range []map[string]any{c, d} {
+		delete(m, "metadata")
+		delete(m, "status")
+		delete(m, "apiVersion")
+		delete(m, "kind")
+	}
+	return contains(c, d)
+}
+
+func containsStrings(have, want map[string]string) bool {
+	for k, v := range want {
+		if got, ok := have[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+func toMap(v any) any {
+	out, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&struct {
+		V any `json:"v"`
+	}{v})
+	if err != nil {
+		return nil
+	}
+	return out["v"]
+}
+
+// contains reports whether want is contained in have: maps by key (have may
+// hold more keys), lists element by element with equal length (so a removed
+// element is noticed), scalars by value.
+func contains(have, want any) bool {
+	switch w := want.(type) {
+	case map[string]any:
+		h, ok := have.(map[string]any)
+		if !ok {
+			return len(w) == 0 && have == nil
+		}
+		for k, wv := range w {
+			if !contains(h[k], wv) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		h, ok := have.([]any)
+		if !ok {
+			return len(w) == 0 && have == nil
+		}
+		if len(h) != len(w) {
+			return false
+		}
+		for i := range w {
+			if !contains(h[i], w[i]) {
+				return false
+			}
+		}
+		return true
+	case nil:
+		return true
+	default:
+		return reflect.DeepEqual(have, want)
+	}
+}
