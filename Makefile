@@ -76,6 +76,15 @@ envtest-assets: ## Build kube-apiserver, etcd, kubectl and kube-controller-manag
 test: manifests generate envtest-assets ## Run unit and envtest suites.
 	go test $(GO_TEST_FLAGS) -timeout $(TEST_TIMEOUT) ./...
 
+.PHONY: test-negative-controls
+test-negative-controls: envtest-assets ## Prove tests fail when the guarantee they check is removed.
+	@echo "negative control: operator built with RBAC before guardrails; TestOrderingInvariant must fail"
+	@if go test -count=1 -tags tenantai_negative_control -run TestOrderingInvariant ./internal/controller/tenant/ > $(LOCALBIN)/negative-control.log 2>&1; then \
+		cat $(LOCALBIN)/negative-control.log; echo "FAIL: the ordering test passed against a reordered operator: it cannot fail"; exit 1; fi
+	@grep -q "existed (revision" $(LOCALBIN)/negative-control.log || { cat $(LOCALBIN)/negative-control.log; \
+		echo "FAIL: the ordering test failed, but not on the ordering invariant"; exit 1; }
+	@echo "ok: TestOrderingInvariant fails against the reordered operator, on the invariant"
+
 .PHONY: test-unit
 test-unit: ## Run tests that need no API server.
 	go test $(GO_TEST_FLAGS) -short ./...

@@ -21,11 +21,11 @@ import (
 type Result int
 
 const (
-	// Unchanged: the cached object already held the desired state; no request.
+	// Unchanged means the cached object already held the desired state; no request.
 	Unchanged Result = iota
-	// Created: the object did not exist and was applied.
+	// Created means the object did not exist and was applied.
 	Created
-	// Updated: the object differed (drift or a spec change) and was applied.
+	// Updated means the object differed (drift or a spec change) and was applied.
 	Updated
 )
 

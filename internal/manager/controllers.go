@@ -1,7 +1,13 @@
 package manager
 
-import ctrl "sigs.k8s.io/controller-runtime"
+import (
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/tenantai/tenantai/internal/controller/tenant"
+)
 
 // controllers lists the setup function of each tenantai controller. Tests and
 // the deployed operator register the same list.
-var controllers = []func(ctrl.Manager, Config) error{}
+var controllers = []func(ctrl.Manager, Config) error{
+	func(mgr ctrl.Manager, c Config) error { return tenant.Setup(mgr, c.MaxConcurrentReconciles) },
+}

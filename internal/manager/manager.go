@@ -22,6 +22,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 
 	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
 )
@@ -47,6 +48,9 @@ type Config struct {
 	SyncPeriod time.Duration
 	// MaxConcurrentReconciles per controller.
 	MaxConcurrentReconciles int
+	// NewClient, when set, builds the manager's client (tests wrap it to
+	// count writes).
+	NewClient client.NewClientFunc
 	// Controller skips name validation, for tests that start several managers
 	// in one process.
 	SkipNameValidation bool
@@ -112,8 +116,12 @@ func New(cfg *rest.Config, c Config) (ctrl.Manager, error) {
 		// The lease is released on a clean shutdown so that a new leader takes
 		// over at once instead of waiting for the lease to expire.
 		LeaderElectionReleaseOnCancel: true,
+		Controller:                    config.Controller{SkipNameValidation: &c.SkipNameValidation},
 	}
 	opts.Metrics = metricsOptions(c.MetricsBindAddress)
+	if c.NewClient != nil {
+		opts.NewClient = c.NewClient
+	}
 	mgr, err := ctrl.NewManager(cfg, opts)
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)

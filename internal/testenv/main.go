@@ -32,6 +32,14 @@ func run(m *testing.M, opts Options) int {
 			fmt.Fprintf(os.Stderr, "testenv: stopping: %v\n", err)
 		}
 	}()
+	if opts.Setup != nil {
+		teardown, err := opts.Setup(env)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "testenv: setup: %v\n", err)
+			return 1
+		}
+		defer teardown()
+	}
 	return m.Run()
 }
 

@@ -35,6 +35,9 @@ type Options struct {
 	ControllerManager bool
 	// SkipCRDs leaves the CRDs out (for tests of the install path itself).
 	SkipCRDs bool
+	// Setup runs once the environment is up (e.g. to start the manager); the
+	// function it returns runs before the environment stops.
+	Setup func(*Env) (func(), error)
 }
 
 // Env is a running test environment.
@@ -49,6 +52,8 @@ type Env struct {
 	OperatorConfig *rest.Config
 	// Root is the repository root.
 	Root string
+	// Writes counts the write requests of managers started by StartManager.
+	Writes *WriteCounter
 
 	kcm *ControllerManager
 }
@@ -79,7 +84,7 @@ func Start(opts Options) (*Env, error) {
 	if err != nil {
 		return nil, fmt.Errorf("starting envtest (assets %s): %w", assets, err)
 	}
-	env := &Env{Environment: te, AdminConfig: cfg, Root: root}
+	env := &Env{Environment: te, AdminConfig: cfg, Root: root, Writes: &WriteCounter{}}
 	if err := env.setup(opts); err != nil {
 		_ = env.Stop()
 		return nil, err
@@ -159,6 +164,9 @@ func (e *Env) StartManager(ctx context.Context, cfg manager.Config) (ctrl.Manage
 	cfg.MetricsBindAddress = "0"
 	cfg.HealthProbeBindAddress = "0"
 	cfg.SkipNameValidation = true
+	if cfg.NewClient == nil {
+		cfg.NewClient = e.Writes.NewClientFunc()
+	}
 	mgr, err := manager.New(e.OperatorConfig, cfg)
 	if err != nil {
 		return nil, nil, err

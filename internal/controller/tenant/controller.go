@@ -1,0 +1,175 @@
+// Package tenant reconciles a Tenant into its namespaces and their guardrails:
+// Pod Security labels, a LimitRange, NetworkPolicies, the tenant data key and,
+// last, the RoleBindings of the tenant's principals.
+package tenant
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+
+	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
+	"github.com/tenantai/tenantai/internal/apply"
+)
+
+// Finalizer lets the operator apply the deletion policy before a Tenant goes.
+const Finalizer = "platform.tenantai.io/tenant-cleanup"
+
+// conflictRecheck is how often a namespace conflict is rechecked: the other
+// owner may release the name, and nothing we watch says so.
+const conflictRecheck = 3 * time.Minute
+
+// +kubebuilder:rbac:groups=platform.tenantai.io,resources=tenants,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=platform.tenantai.io,resources=tenants/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=platform.tenantai.io,resources=tenants/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups="",resources=limitranges;secrets,verbs=get;list;watch;create;patch;update;delete
+// +kubebuilder:rbac:groups="",resources=resourcequotas,verbs=get;list;watch
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=rolebindings,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles,verbs=bind,resourceNames=tenantai-tenant-admin;tenantai-tenant-developer;tenantai-tenant-viewer
+
+// Reconciler reconciles Tenants. It holds dependencies only; what one
+// reconcile shares between its phases lives in a scope.
+type Reconciler struct {
+	// Client reads from the label-restricted cache and writes to the API server.
+	Client client.Client
+	// APIReader reads from the API server, for the few reads the cache cannot
+	// answer (a namespace that exists but is not ours, RoleBindings the tenant made).
+	APIReader client.Reader
+	Recorder  recorder.EventRecorder
+	Clock     clock.PassiveClock
+	// phases are run in order; see phases.go.
+	phases []phase
+}
+
+// phase is one step of a reconcile. Phases run in order and a failing phase
+// stops the reconcile, so RBAC (the last phase) never runs for a namespace
+// whose guardrails failed.
+type phase func(ctx context.Context, s *scope) error
+
+// SetupWithManager registers the controller and its watches: the Tenant
+// itself and, through the tenant label, every object it manages, so that
+// drift is repaired from watch events rather than resyncs.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int) error {
+	if r.Clock == nil {
+		r.Clock = clock.RealClock{}
+	}
+	r.phases = r.orderedPhases()
+	byTenant := handler.EnqueueRequestsFromMapFunc(mapByTenantLabel)
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("tenant").
+		For(&platformv1alpha1.Tenant{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{},
+			deletionPredicate{}))).
+		Watches(&corev1.Namespace{}, byTenant).
+		Watches(&corev1.LimitRange{}, byTenant).
+		Watches(&corev1.Secret{}, byTenant).
+		Watches(&networkingv1.NetworkPolicy{}, byTenant).
+		Watches(&rbacv1.RoleBinding{}, byTenant).
+		// Only the presence of a ResourceQuota gates RBAC: its status, which
+		// changes with every pod, is not the Tenant's business.
+		Watches(&corev1.ResourceQuota{}, byTenant, builder.WithPredicates(presencePredicate{})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: maxConcurrent}).
+		Complete(r)
+}
+
+func mapByTenantLabel(_ context.Context, obj client.Object) []reconcile.Request {
+	name, ok := obj.GetLabels()[platformv1alpha1.TenantLabel]
+	if !ok || name == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: name}}}
+}
+
+// Reconcile brings one Tenant's namespaces and guardrails to the declared state.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	tenant := &platformv1alpha1.Tenant{}
+	if err := r.Client.Get(ctx, req.NamespacedName, tenant); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	s := newScope(tenant, r.Clock.Now())
+	defer func() {
+		retErr = errors.Join(retErr, r.patchStatus(ctx, s, retErr))
+		result = s.result(retErr)
+	}()
+
+	if !tenant.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.reconcileDelete(ctx, s)
+	}
+	if !controllerutil.ContainsFinalizer(tenant, Finalizer) {
+		if err := r.addFinalizer(ctx, tenant); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	for _, p := range r.phases {
+		if err := p(ctx, s); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	s.completed = true
+	return ctrl.Result{}, nil
+}
+
+func (r *Reconciler) addFinalizer(ctx context.Context, tenant *platformv1alpha1.Tenant) error {
+	patch := client.MergeFromWithOptions(tenant.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	controllerutil.AddFinalizer(tenant, Finalizer)
+	if err := r.Client.Patch(ctx, tenant, patch, client.FieldOwner(platformv1alpha1.FieldManager)); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (r *Reconciler) applier() apply.Applier { return apply.Applier{Client: r.Client} }
+
+// deletionPredicate passes the update that marks a Tenant for deletion,
+// whether or not the API server bumped its generation for it.
+type deletionPredicate struct{ predicate.Funcs }
+
+func (deletionPredicate) Update(e event.UpdateEvent) bool {
+	return !e.ObjectNew.GetDeletionTimestamp().IsZero()
+}
+
+// presencePredicate passes creations and deletions, and updates that change
+// labels (an object entering or leaving the label-restricted cache).
+type presencePredicate struct{ predicate.Funcs }
+
+func (presencePredicate) Update(e event.UpdateEvent) bool {
+	return !labelsEqual(e.ObjectOld.GetLabels(), e.ObjectNew.GetLabels())
+}
+
+func labelsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if bv, ok := b[k]; !ok || bv != v {
+			return false
+		}
+	}
+	return true
+}
+
+// ignoreNotFound treats an object already gone as deleted.
+func ignoreNotFound(err error) error {
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}

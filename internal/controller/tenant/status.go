@@ -1,0 +1,90 @@
+package tenant
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
+	"github.com/tenantai/tenantai/internal/conditions"
+)
+
+// readyMessage is Ready's message when everything is in place.
+func readyMessage(s *scope) string {
+	return fmt.Sprintf("tenant %s is ready in %d namespaces", s.tenant.Name, len(s.owned))
+}
+
+// summarize derives Ready, Reconciling and Stalled from the phase conditions
+// and the outcome of the reconcile.
+func summarize(s *scope, reconcileErr error) {
+	t := s.tenant
+	if s.completed {
+		t.Status.ObservedGeneration = t.Generation
+	}
+	conditions.Summary(t, readyMessage(s),
+		platformv1alpha1.TenantConditionNamespacesReady,
+		platformv1alpha1.TenantConditionNetworkIsolationReady,
+		platformv1alpha1.TenantConditionEncryptionReady,
+		platformv1alpha1.TenantConditionRBACReady)
+	switch {
+	case reconcileErr != nil:
+		conditions.False(t, platformv1alpha1.ConditionReady, platformv1alpha1.ReasonError, reconcileErr.Error())
+		conditions.MarkReconciling(t, platformv1alpha1.ReasonError, "retrying after an error: "+reconcileErr.Error())
+	case len(s.conflicts) > 0:
+		ready := conditions.Get(t, platformv1alpha1.ConditionReady)
+		conditions.MarkStalled(t, platformv1alpha1.TenantReasonNamespaceConflict, ready.Message)
+	case conditions.IsTrue(t, platformv1alpha1.ConditionReady):
+		conditions.MarkSettled(t)
+	default:
+		ready := conditions.Get(t, platformv1alpha1.ConditionReady)
+		conditions.MarkReconciling(t, ready.Reason, ready.Message)
+	}
+}
+
+// patchStatus writes the status once per reconcile, and only if it changed;
+// it records an Event when Ready changes.
+func (r *Reconciler) patchStatus(ctx context.Context, s *scope, reconcileErr error) error {
+	if s.deleted {
+		return nil
+	}
+	t := s.tenant
+	if !t.DeletionTimestamp.IsZero() && reconcileErr == nil {
+		return nil
+	}
+	summarize(s, reconcileErr)
+	if equality.Semantic.DeepEqual(*s.before, t.Status) {
+		return nil
+	}
+	r.recordReadyTransition(s)
+	original := t.DeepCopy()
+	original.Status = *s.before
+	if err := r.Client.Status().Patch(ctx, t, client.MergeFrom(original), client.FieldOwner(platformv1alpha1.FieldManager)); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	return nil
+}
+
+func (r *Reconciler) recordReadyTransition(s *scope) {
+	if r.Recorder == nil {
+		return
+	}
+	now := conditions.Get(s.tenant, platformv1alpha1.ConditionReady)
+	var was metav1.ConditionStatus
+	for _, c := range s.before.Conditions {
+		if c.Type == platformv1alpha1.ConditionReady {
+			was = c.Status
+		}
+	}
+	if now == nil || now.Status == was {
+		return
+	}
+	if now.Status == metav1.ConditionTrue {
+		r.Recorder.Eventf(s.tenant, nil, corev1.EventTypeNormal, "Ready", "Reconcile", "%s", now.Message)
+		return
+	}
+	r.Recorder.Eventf(s.tenant, nil, corev1.EventTypeWarning, now.Reason, "Reconcile", "%s", now.Message)
+}

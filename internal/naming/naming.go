@@ -1,0 +1,47 @@
+// Package naming holds the names and labels of the objects tenantai creates,
+// shared by the controllers that create them, the controllers that wait for
+// them, the admission policies' tests and the documentation.
+package naming
+
+import (
+	"strings"
+
+	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
+)
+
+// Objects in each tenant namespace.
+const (
+	LimitRange    = "tenantai-defaults"
+	ResourceQuota = "tenantai-quota"
+	DataKeySecret = "tenantai-data-key"
+
+	NetworkPolicyDefaultDeny     = "tenantai-default-deny"
+	NetworkPolicyAllowSameTenant = "tenantai-allow-same-tenant"
+	NetworkPolicyAllowDNS        = "tenantai-allow-dns"
+	NetworkPolicyAllowIngress    = "tenantai-allow-ingress"
+	NetworkPolicyAllowMonitoring = "tenantai-allow-monitoring"
+	NetworkPolicyAllowEgress     = "tenantai-allow-egress"
+)
+
+// TenantRolePrefix starts the name of each tenant ClusterRole and of the
+// RoleBinding that binds it in a tenant namespace.
+const TenantRolePrefix = "tenantai-tenant-"
+
+// TenantRole is the ClusterRole (and RoleBinding) name of a tenant role.
+func TenantRole(role platformv1alpha1.TenantRole) string { return TenantRolePrefix + string(role) }
+
+// IsTenantRole reports whether a ClusterRole name is one of the tenant roles.
+func IsTenantRole(name string) bool { return strings.HasPrefix(name, TenantRolePrefix) }
+
+// CanonicalKeySecret is the name, in the operator namespace, of the Secret that
+// holds a tenant's data key; tenant namespaces get copies.
+func CanonicalKeySecret(tenant string) string { return "tenantai-key-" + tenant }
+
+// TenantLabels are the labels on every object the operator creates for a
+// tenant (guardrails and children, never pod templates).
+func TenantLabels(tenant string) map[string]string {
+	return map[string]string{
+		platformv1alpha1.TenantLabel:    tenant,
+		platformv1alpha1.ManagedByLabel: platformv1alpha1.ManagedByValue,
+	}
+}
