@@ -1,0 +1,128 @@
+// Package tenantquota reconciles a TenantQuota into one native ResourceQuota
+// per tenant namespace, whose enforced sum never exceeds the tenant's total:
+// quota admission in the API server does the enforcing, the operator only
+// moves headroom between namespaces, shrinking before it grows.
+package tenantquota
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+
+	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
+	"github.com/tenantai/tenantai/internal/apply"
+)
+
+// Finalizer lets the operator remove the tenant's ResourceQuotas when its
+// TenantQuota is deleted.
+const Finalizer = "platform.tenantai.io/quota-cleanup"
+
+// enforcementRecheck is how soon a reconcile waiting for kube-controller-manager
+// to enforce a shrunk quota looks again, should no watch event arrive first.
+const enforcementRecheck = 2 * time.Second
+
+// +kubebuilder:rbac:groups=platform.tenantai.io,resources=tenantquotas,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=platform.tenantai.io,resources=tenantquotas/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=platform.tenantai.io,resources=tenantquotas/finalizers,verbs=update
+// +kubebuilder:rbac:groups=platform.tenantai.io,resources=tenants,verbs=get;list;watch
+// +kubebuilder:rbac:groups=platform.tenantai.io,resources=modeldeployments,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=resourcequotas,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
+
+// Reconciler reconciles TenantQuotas.
+type Reconciler struct {
+	Client   client.Client
+	Recorder recorder.EventRecorder
+}
+
+// Setup registers the TenantQuota controller with a manager.
+func Setup(mgr ctrl.Manager, maxConcurrent int) error {
+	r := &Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("tenantai-tenantquota")}
+	return r.SetupWithManager(mgr, maxConcurrent)
+}
+
+// SetupWithManager watches the TenantQuota, its Tenant, the tenant's
+// namespaces and ResourceQuotas (status included: use drives the split), and
+// ModelDeployments (demand).
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int) error {
+	byTenant := handler.EnqueueRequestsFromMapFunc(mapByTenantLabel)
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("tenantquota").
+		For(&platformv1alpha1.TenantQuota{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Watches(&platformv1alpha1.Tenant{}, handler.EnqueueRequestsFromMapFunc(mapTenant)).
+		Watches(&corev1.Namespace{}, byTenant).
+		Watches(&corev1.ResourceQuota{}, byTenant).
+		Watches(&platformv1alpha1.ModelDeployment{}, handler.EnqueueRequestsFromMapFunc(r.mapModelDeployment)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: maxConcurrent}).
+		Complete(r)
+}
+
+// A TenantQuota is named after its tenant (CEL enforces it), so every mapping
+// is a name.
+func mapTenant(_ context.Context, obj client.Object) []reconcile.Request {
+	return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: obj.GetName()}}}
+}
+
+func mapByTenantLabel(_ context.Context, obj client.Object) []reconcile.Request {
+	if name := obj.GetLabels()[platformv1alpha1.TenantLabel]; name != "" {
+		return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: name}}}
+	}
+	return nil
+}
+
+func (r *Reconciler) mapModelDeployment(ctx context.Context, obj client.Object) []reconcile.Request {
+	ns := &corev1.Namespace{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: obj.GetNamespace()}, ns); err != nil {
+		return nil
+	}
+	return mapByTenantLabel(ctx, ns)
+}
+
+// Reconcile brings a tenant's ResourceQuotas to the split of its TenantQuota.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	tq := &platformv1alpha1.TenantQuota{}
+	if err := r.Client.Get(ctx, req.NamespacedName, tq); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	s := newScope(tq)
+	defer func() {
+		retErr = errors.Join(retErr, r.patchStatus(ctx, s, retErr))
+		if retErr == nil {
+			result = ctrl.Result{RequeueAfter: s.requeueAfter}
+		}
+	}()
+	if !tq.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.reconcileDelete(ctx, s)
+	}
+	if !controllerutil.ContainsFinalizer(tq, Finalizer) {
+		patch := client.MergeFromWithOptions(tq.DeepCopy(), client.MergeFromWithOptimisticLock{})
+		controllerutil.AddFinalizer(tq, Finalizer)
+		if err := r.Client.Patch(ctx, tq, patch); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	for _, p := range []func(context.Context, *scope) (bool, error){
+		r.loadTenant, r.loadNamespaces, r.computeTargets, r.applyTargets,
+	} {
+		proceed, err := p(ctx, s)
+		if err != nil || !proceed {
+			return ctrl.Result{}, err
+		}
+	}
+	s.completed = true
+	return ctrl.Result{}, nil
+}
+
+func (r *Reconciler) applier() apply.Applier { return apply.Applier{Client: r.Client} }

@@ -1,0 +1,107 @@
+package tenantquota
+
+import (
+	"context"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
+	"github.com/tenantai/tenantai/internal/conditions"
+)
+
+// demand estimates what a namespace wants beyond its use, so that Dynamic
+// mode pulls headroom to it: the ModelDeployments' desired replicas × their
+// requests, and the amounts that quota admission refused them (reported in
+// their QuotaExceeded condition). A pod larger than an even share can then
+// still fit.
+func (r *Reconciler) demand(ctx context.Context, namespace string, used corev1.ResourceList) (corev1.ResourceList, error) {
+	list := &platformv1alpha1.ModelDeploymentList{}
+	if err := r.Client.List(ctx, list, client.InNamespace(namespace)); err != nil {
+		return nil, err
+	}
+	desired := corev1.ResourceList{}
+	refused := corev1.ResourceList{}
+	for i := range list.Items {
+		md := &list.Items[i]
+		addAll(desired, desiredUsage(md))
+		if c := conditions.Get(md, platformv1alpha1.ModelConditionQuotaExceeded); c != nil && c.Status == "True" {
+			addAll(refused, parseRequested(c.Message))
+		}
+	}
+	wanted := corev1.ResourceList{}
+	for name, q := range desired {
+		unmet := q.DeepCopy()
+		unmet.Sub(used[name])
+		if unmet.Sign() > 0 {
+			wanted[name] = unmet
+		}
+	}
+	for name, q := range refused {
+		if cur, ok := wanted[name]; !ok || cur.Cmp(q) < 0 {
+			wanted[name] = q
+		}
+	}
+	return wanted, nil
+}
+
+// desiredUsage is what a ModelDeployment's pods need at its desired replica
+// count, in ResourceQuota keys.
+func desiredUsage(md *platformv1alpha1.ModelDeployment) corev1.ResourceList {
+	replicas := int64(1)
+	if md.Spec.Replicas != nil {
+		replicas = int64(*md.Spec.Replicas)
+	}
+	if a := md.Spec.Autoscaling; a != nil && a.MinReplicas != nil && int64(*a.MinReplicas) > replicas {
+		replicas = int64(*a.MinReplicas)
+	}
+	out := corev1.ResourceList{corev1.ResourcePods: *resource.NewQuantity(replicas, resource.DecimalSI)}
+	add := func(key corev1.ResourceName, q resource.Quantity) {
+		total := q.DeepCopy()
+		total.Mul(replicas)
+		sum := out[key]
+		sum.Add(total)
+		out[key] = sum
+	}
+	for name, q := range md.Spec.Runtime.Resources.Requests {
+		add(corev1.ResourceName("requests."+string(name)), q)
+		if name == corev1.ResourceCPU || name == corev1.ResourceMemory {
+			add(name, q)
+		}
+	}
+	for name, q := range md.Spec.Runtime.Resources.Limits {
+		add(corev1.ResourceName("limits."+string(name)), q)
+	}
+	return out
+}
+
+// parseRequested reads "requested: a=1,b=2" from a quota admission message:
+// "exceeded quota: tenantai-quota, requested: requests.nvidia.com/gpu=1, used: ..., limited: ...".
+func parseRequested(message string) corev1.ResourceList {
+	out := corev1.ResourceList{}
+	_, rest, ok := strings.Cut(message, "requested: ")
+	if !ok {
+		return out
+	}
+	rest, _, _ = strings.Cut(rest, ", used: ")
+	for _, pair := range strings.Split(rest, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		if !ok {
+			continue
+		}
+		if q, err := resource.ParseQuantity(v); err == nil {
+			out[corev1.ResourceName(k)] = q
+		}
+	}
+	return out
+}
+
+func addAll(into, from corev1.ResourceList) {
+	for name, q := range from {
+		sum := into[name]
+		sum.Add(q)
+		into[name] = sum
+	}
+}

@@ -1,0 +1,123 @@
+package tenantquota
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
+	"github.com/tenantai/tenantai/internal/conditions"
+)
+
+// observe fills used, the per-namespace quotas and Exhausted from what was
+// read. Exhausted is informational and never makes Ready False.
+func observe(s *scope) {
+	used := corev1.ResourceList{}
+	s.tq.Status.Namespaces = nil
+	for _, ns := range s.namespaces {
+		rq, ok := s.quotas[ns.Name]
+		if !ok {
+			continue
+		}
+		hard := rq.Status.Hard
+		if len(hard) == 0 {
+			hard = rq.Spec.Hard
+		}
+		s.tq.Status.Namespaces = append(s.tq.Status.Namespaces, platformv1alpha1.NamespaceQuotaStatus{
+			Name: ns.Name, Hard: hard.DeepCopy(), Used: rq.Status.Used.DeepCopy(),
+		})
+		addAll(used, rq.Status.Used)
+	}
+	s.tq.Status.Used = used
+	var exhausted, over []string
+	for _, name := range sortedKeys(s.hard) {
+		limit, u := s.hard[name], used[name]
+		switch {
+		case u.Cmp(limit) > 0:
+			over = append(over, fmt.Sprintf("%s %s/%s", name, u.String(), limit.String()))
+		case u.Cmp(limit) == 0 && limit.Sign() > 0:
+			exhausted = append(exhausted, fmt.Sprintf("%s %s/%s", name, u.String(), limit.String()))
+		}
+	}
+	switch {
+	case len(over) > 0:
+		conditions.True(s.tq, platformv1alpha1.TenantQuotaConditionExhausted, platformv1alpha1.TenantQuotaReasonOverQuota,
+			"over the tenant total (hard lowered below use; nothing is evicted, new pods are refused): "+strings.Join(over, ", "))
+	case len(exhausted) > 0:
+		conditions.True(s.tq, platformv1alpha1.TenantQuotaConditionExhausted, platformv1alpha1.TenantQuotaReasonResourceExhausted,
+			"at 100% of the tenant total: "+strings.Join(exhausted, ", "))
+	default:
+		conditions.False(s.tq, platformv1alpha1.TenantQuotaConditionExhausted, platformv1alpha1.TenantQuotaReasonWithinQuota,
+			"every resource is below the tenant total")
+	}
+}
+
+func summarize(s *scope, reconcileErr error) {
+	t := s.tq
+	if s.completed && reconcileErr == nil {
+		t.Status.ObservedGeneration = t.Generation
+	}
+	if reconcileErr != nil {
+		conditions.False(t, platformv1alpha1.ConditionReady, platformv1alpha1.ReasonError, reconcileErr.Error())
+		conditions.MarkReconciling(t, platformv1alpha1.ReasonError, "retrying after an error: "+reconcileErr.Error())
+		return
+	}
+	if s.tenant == nil || s.stalled {
+		return // TenantNotFound or a stalled static split set their own conditions
+	}
+	observe(s)
+	conditions.Summary(t, fmt.Sprintf("quota of tenant %s enforced in %d namespaces", s.tenant.Name, len(s.quotas)),
+		platformv1alpha1.TenantQuotaConditionQuotaApplied)
+	if conditions.IsTrue(t, platformv1alpha1.ConditionReady) {
+		conditions.MarkSettled(t)
+		return
+	}
+	ready := conditions.Get(t, platformv1alpha1.ConditionReady)
+	conditions.MarkReconciling(t, ready.Reason, ready.Message)
+}
+
+// patchStatus writes the status once, only if it changed.
+func (r *Reconciler) patchStatus(ctx context.Context, s *scope, reconcileErr error) error {
+	if s.deleted {
+		return nil
+	}
+	summarize(s, reconcileErr)
+	if equality.Semantic.DeepEqual(*s.before, s.tq.Status) {
+		return nil
+	}
+	r.recordTransitions(s)
+	original := s.tq.DeepCopy()
+	original.Status = *s.before
+	return client.IgnoreNotFound(r.Client.Status().Patch(ctx, s.tq, client.MergeFrom(original)))
+}
+
+func (r *Reconciler) recordTransitions(s *scope) {
+	if r.Recorder == nil {
+		return
+	}
+	for _, condType := range []string{platformv1alpha1.ConditionReady, platformv1alpha1.TenantQuotaConditionExhausted} {
+		now := conditions.Get(s.tq, condType)
+		if now == nil || statusOf(s.before.Conditions, condType) == now.Status {
+			continue
+		}
+		eventType := corev1.EventTypeNormal
+		if (condType == platformv1alpha1.ConditionReady) != (now.Status == metav1.ConditionTrue) {
+			eventType = corev1.EventTypeWarning
+		}
+		r.Recorder.Eventf(s.tq, nil, eventType, now.Reason, "Reconcile", "%s", now.Message)
+	}
+}
+
+func statusOf(list []metav1.Condition, condType string) metav1.ConditionStatus {
+	for _, c := range list {
+		if c.Type == condType {
+			return c.Status
+		}
+	}
+	return ""
+}
