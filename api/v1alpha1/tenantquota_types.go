@@ -23,6 +23,7 @@ const (
 	TenantQuotaReasonOverQuota              = "OverQuota"
 	TenantQuotaReasonWithinQuota            = "WithinQuota"
 	TenantQuotaReasonWaitingForEnforcement  = "WaitingForEnforcement"
+	TenantQuotaReasonWaitingForNamespaces   = "WaitingForNamespaces"
 )
 
 // DistributionMode selects how the tenant total is split across namespaces.

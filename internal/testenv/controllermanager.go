@@ -54,6 +54,10 @@ func StartControllerManager(e *Env) (*ControllerManager, error) {
 		"--service-account-private-key-file="+filepath.Join(certDir, "sa-signer.key"),
 		"--root-ca-file="+filepath.Join(certDir, "apiserver.crt"),
 		"--leader-elect=false",
+		// Each controller acts as its own service account (as in production), so
+		// admission policies see the garbage collector and the namespace
+		// controller by name.
+		"--use-service-account-credentials=true",
 		"--secure-port=0",
 		"--concurrent-resource-quota-syncs=4",
 		"--resource-quota-sync-period=30s",

@@ -144,6 +144,12 @@ func (e *Env) UserClient(name string, groups ...string) (client.Client, error) {
 	return client.New(cfg, client.Options{Scheme: manager.NewScheme()})
 }
 
+// OperatorClient returns a client with the operator's identity, for fixtures
+// that stand in for something the operator would have written.
+func (e *Env) OperatorClient() (client.Client, error) {
+	return client.New(e.OperatorConfig, client.Options{Scheme: manager.NewScheme()})
+}
+
 // BreakGlass returns a cluster-admin client in the break-glass group, the
 // identity a platform admin uses to edit guardrails in an emergency.
 func (e *Env) BreakGlass() (client.Client, error) {

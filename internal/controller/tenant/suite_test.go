@@ -74,15 +74,19 @@ func condition(env *testenv.Env, name, condType string) func() string {
 	}
 }
 
-// grantQuota creates the ResourceQuota the TenantQuota controller would, which
-// quotaPolicy Required waits for.
+// grantQuota creates, as the operator, the ResourceQuota the TenantQuota
+// controller would, which quotaPolicy Required waits for.
 func grantQuota(t *testing.T, env *testenv.Env, tenant, namespace string) {
 	t.Helper()
 	rq := &corev1.ResourceQuota{
 		ObjectMeta: metav1.ObjectMeta{Name: naming.ResourceQuota, Namespace: namespace, Labels: naming.TenantLabels(tenant)},
 		Spec:       corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("10")}},
 	}
-	if err := env.Admin.Create(context.Background(), rq); err != nil && !apierrors.IsAlreadyExists(err) {
+	operator, err := env.OperatorClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := operator.Create(context.Background(), rq); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatalf("creating quota in %s: %v", namespace, err)
 	}
 }

@@ -187,8 +187,11 @@ func TestNamespaceConflict(t *testing.T) {
 // (a crash between create and the next reconcile) is adopted and repaired.
 func TestAdoptsItsOwnNamespace(t *testing.T) {
 	env, g := setup(t)
-	create(t, env, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "adopt-prod",
-		Labels: map[string]string{platformv1alpha1.TenantLabel: "adopt"}}})
+	// As the operator, which had created it and crashed before recording it.
+	operator, err := env.OperatorClient()
+	g.Expect(err).NotTo(gomega.HaveOccurred())
+	g.Expect(operator.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "adopt-prod",
+		Labels: map[string]string{platformv1alpha1.TenantLabel: "adopt"}}})).To(gomega.Succeed())
 	tn := MakeTenant("adopt").Namespaces("prod").QuotaPolicy(platformv1alpha1.QuotaOptional).Obj()
 	create(t, env, tn)
 	g.Eventually(condition(env, tn.Name, platformv1alpha1.ConditionReady)).Should(gomega.Equal("True/" + platformv1alpha1.ReasonReconciled))

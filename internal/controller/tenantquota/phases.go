@@ -182,9 +182,31 @@ func (r *Reconciler) applyTargets(ctx context.Context, s *scope) (bool, error) {
 		waitForEnforcement(s)
 		return false, nil
 	}
+	if missing := s.missingNamespaces(); len(missing) > 0 {
+		conditions.False(s.tq, platformv1alpha1.TenantQuotaConditionQuotaApplied, platformv1alpha1.TenantQuotaReasonWaitingForNamespaces,
+			fmt.Sprintf("waiting for the Tenant to create namespace %s", strings.Join(missing, ", ")))
+		s.completed = true
+		return false, nil
+	}
 	conditions.True(s.tq, platformv1alpha1.TenantQuotaConditionQuotaApplied, platformv1alpha1.ReasonReconciled,
 		fmt.Sprintf("quota enforced in %d namespaces", len(s.quotas)))
 	return true, nil
+}
+
+// missingNamespaces are the Tenant's declared namespaces that do not exist
+// yet (or are not yet in the cache): the quota is not applied to them.
+func (s *scope) missingNamespaces() []string {
+	seen := map[string]bool{}
+	for _, ns := range s.namespaces {
+		seen[ns.Name] = true
+	}
+	var missing []string
+	for _, e := range s.tenant.Spec.Namespaces {
+		if name := s.tenant.NamespaceName(e.Name); !seen[name] {
+			missing = append(missing, name)
+		}
+	}
+	return missing
 }
 
 func waitForEnforcement(s *scope) {
