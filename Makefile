@@ -76,6 +76,10 @@ envtest-assets: ## Build kube-apiserver, etcd, kubectl and kube-controller-manag
 test: manifests generate envtest-assets ## Run unit and envtest suites.
 	go test $(GO_TEST_FLAGS) -timeout $(TEST_TIMEOUT) ./...
 
+.PHONY: test-security
+test-security: manifests envtest-assets ## Run the adversarial security suite (also part of make test).
+	go test $(GO_TEST_FLAGS) -v -run . ./test/security/ | grep -E '^(=== RUN|--- (PASS|FAIL|SKIP)|PASS|FAIL|ok)' | grep -v '=== RUN'
+
 .PHONY: test-negative-controls
 test-negative-controls: envtest-assets ## Prove tests fail when the guarantee they check is removed.
 	@echo "negative control: operator built with RBAC before guardrails; TestOrderingInvariant must fail"

@@ -16,8 +16,9 @@ import (
 
 // controllerManagerControllers are the kube-controller-manager controllers a
 // test environment needs: quota accounting (status.used and status.hard),
-// namespace deletion, garbage collection and service accounts.
-const controllerManagerControllers = "resourcequota,namespace,garbagecollector,serviceaccount,serviceaccount-token"
+// namespace deletion, garbage collection, service accounts, and the
+// aggregation that fills the built-in admin/edit/view roles.
+const controllerManagerControllers = "resourcequota,namespace,garbagecollector,serviceaccount,serviceaccount-token,clusterrole-aggregation"
 
 // ControllerManager is a kube-controller-manager process run against envtest.
 type ControllerManager struct {
