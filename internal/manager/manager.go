@@ -90,6 +90,7 @@ func CacheOptions(syncPeriod time.Duration) cache.Options {
 		ByObject: map[client.Object]cache.ByObject{
 			&corev1.Namespace{}:                      managed,
 			&corev1.Secret{}:                         managed,
+			&corev1.ConfigMap{}:                      managed,
 			&corev1.LimitRange{}:                     managed,
 			&corev1.ResourceQuota{}:                  managed,
 			&corev1.Service{}:                        managed,

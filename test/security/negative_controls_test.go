@@ -21,10 +21,21 @@ import (
 // dry run, so nothing changes); with the binding back, it is refused again.
 func TestNegativeControls(t *testing.T) {
 	ctx := context.Background()
+	greenTenant(t)
 	controls := map[string]struct {
 		file   string
 		attack func() error
 	}{
+		policyScheduling: {"scheduling.yaml", func() error {
+			pod := greenPod("greedy")
+			pod.Spec.PriorityClassName = "other-team-high"
+			return admin.Create(ctx, pod, client.DryRunAll)
+		}},
+		policyExposure: {"exposure.yaml", func() error {
+			svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "green-prod", Name: "ext"},
+				Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}, ExternalIPs: []string{"203.0.113.10"}}}
+			return admin.Create(ctx, svc, client.DryRunAll)
+		}},
 		policyNS: {"protect-namespaces.yaml", func() error {
 			return admin.Patch(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "default"}},
 				client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"`+platformv1alpha1.TenantLabel+`":"blue"}}}`)),
@@ -51,6 +62,35 @@ func TestNegativeControls(t *testing.T) {
 			waitFor(t, func() bool { return control.attack() == nil }, "the attack to succeed without "+policy)
 		})
 	}
+}
+
+// TestNegativeControlMutation: without the mutating policy's binding, a pod is
+// no longer given its tenant's pool (and the validating policy then refuses
+// it, since its selector is missing); with the binding back, it is.
+func TestNegativeControlMutation(t *testing.T) {
+	greenTenant(t)
+	ctx := context.Background()
+	injected := func() bool {
+		pod := greenPod("plain")
+		return admin.Create(ctx, pod, client.DryRunAll) == nil && pod.Spec.NodeSelector["pool.example.com/tenant"] == "green"
+	}
+	if !injected() {
+		t.Fatal("the pool is not injected to begin with")
+	}
+	binding := &admissionregistrationv1.MutatingAdmissionPolicyBinding{ObjectMeta: metav1.ObjectMeta{Name: policyDefaults}}
+	if err := env.Admin.Delete(ctx, binding); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := env.ApplyManifestFile(ctx, filepath.Join(env.Root, "config", "policies", "scheduling.yaml")); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, injected, "injection to resume")
+	})
+	waitFor(t, func() bool {
+		err := admin.Create(ctx, greenPod("plain"), client.DryRunAll)
+		return byPolicy(policyScheduling).match(err)
+	}, "pods without injection to be refused by "+policyScheduling)
 }
 
 func waitFor(t *testing.T, cond func() bool, what string) {

@@ -30,6 +30,20 @@ func TestZ_OperatorStopped(t *testing.T) {
 		refused(t, admin.Create(ctx, pod, client.DryRunAll), byPodSecurity())
 	})
 
+	t.Run("scheduling and exposure still enforced", func(t *testing.T) {
+		greenTenant(t)
+		pod := greenPod("stopped")
+		if err := admin.Create(ctx, pod, client.DryRunAll); err != nil {
+			t.Fatal(err)
+		}
+		if pod.Spec.NodeSelector["pool.example.com/tenant"] != "green" {
+			t.Errorf("no injection with the operator stopped: %v", pod.Spec.NodeSelector)
+		}
+		pod = greenPod("greedy")
+		pod.Spec.PriorityClassName = "other-team-high"
+		refused(t, admin.Create(ctx, pod, client.DryRunAll), byPolicy(policyScheduling))
+	})
+
 	t.Run("ordinary work is unaffected", func(t *testing.T) {
 		pod := compliantPod("within-quota")
 		pod.Namespace = "red-prod"

@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -39,7 +40,8 @@ const conflictRecheck = 3 * time.Minute
 // +kubebuilder:rbac:groups=platform.tenantai.io,resources=tenants/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=platform.tenantai.io,resources=tenants/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch;create;patch;delete
-// +kubebuilder:rbac:groups="",resources=limitranges;secrets,verbs=get;list;watch;create;patch;update;delete
+// +kubebuilder:rbac:groups="",resources=limitranges;secrets;configmaps,verbs=get;list;watch;create;patch;update;delete
+// +kubebuilder:rbac:groups=scheduling.k8s.io,resources=priorityclasses,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=resourcequotas,verbs=get;list;watch
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=rolebindings,verbs=get;list;watch;create;patch;delete
@@ -81,13 +83,49 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int) error
 		Watches(&corev1.Namespace{}, byTenant).
 		Watches(&corev1.LimitRange{}, byTenant).
 		Watches(&corev1.Secret{}, byTenant).
+		Watches(&corev1.ConfigMap{}, byTenant).
 		Watches(&networkingv1.NetworkPolicy{}, byTenant).
 		Watches(&rbacv1.RoleBinding{}, byTenant).
 		// Only the presence of a ResourceQuota gates RBAC: its status, which
 		// changes with every pod, is not the Tenant's business.
 		Watches(&corev1.ResourceQuota{}, byTenant, builder.WithPredicates(presencePredicate{})).
+		// Hostname claims are first come, first served across tenants, and the
+		// default priority is read from the PriorityClass.
+		Watches(&platformv1alpha1.Tenant{}, handler.EnqueueRequestsFromMapFunc(r.mapHostnameClaimants),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&schedulingv1.PriorityClass{}, handler.EnqueueRequestsFromMapFunc(r.mapPriorityClassUsers)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: maxConcurrent}).
 		Complete(r)
+}
+
+// mapHostnameClaimants enqueues every other tenant that claims hostnames when
+// one tenant changes (or goes): a conflict may have appeared or cleared.
+func (r *Reconciler) mapHostnameClaimants(ctx context.Context, obj client.Object) []reconcile.Request {
+	return r.tenantsWhere(ctx, func(t *platformv1alpha1.Tenant) bool {
+		return t.Name != obj.GetName() && t.Spec.Exposure != nil && len(t.Spec.Exposure.Hostnames) > 0
+	})
+}
+
+// mapPriorityClassUsers enqueues the tenants whose default PriorityClass it is.
+func (r *Reconciler) mapPriorityClassUsers(ctx context.Context, obj client.Object) []reconcile.Request {
+	return r.tenantsWhere(ctx, func(t *platformv1alpha1.Tenant) bool {
+		return t.Spec.Scheduling != nil && len(t.Spec.Scheduling.PriorityClasses) > 0 &&
+			t.Spec.Scheduling.PriorityClasses[0] == obj.GetName()
+	})
+}
+
+func (r *Reconciler) tenantsWhere(ctx context.Context, match func(*platformv1alpha1.Tenant) bool) []reconcile.Request {
+	list := &platformv1alpha1.TenantList{}
+	if err := r.Client.List(ctx, list); err != nil {
+		return nil
+	}
+	var out []reconcile.Request
+	for i := range list.Items {
+		if match(&list.Items[i]) {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKey{Name: list.Items[i].Name}})
+		}
+	}
+	return out
 }
 
 func mapByTenantLabel(_ context.Context, obj client.Object) []reconcile.Request {

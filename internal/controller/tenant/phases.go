@@ -4,7 +4,8 @@ package tenant
 
 // orderedPhases is the order that makes a tenant safe at every instant: a
 // namespace is created with its labels in one request, then gets its
-// LimitRange, NetworkPolicies and data key, and only then RoleBindings for the
+// LimitRange, NetworkPolicies, data key and published scheduling/exposure
+// policy, and only then RoleBindings for the
 // tenant's principals. Namespaces no longer declared are released last.
 func (r *Reconciler) orderedPhases() []phase {
 	return []phase{
@@ -12,6 +13,7 @@ func (r *Reconciler) orderedPhases() []phase {
 		r.reconcileLimitRanges,
 		r.reconcileNetworkPolicies,
 		r.reconcileKeys,
+		r.reconcilePolicy,
 		r.reconcileRBAC,
 		r.reconcileRemovedNamespaces,
 	}

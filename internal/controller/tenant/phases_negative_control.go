@@ -14,6 +14,7 @@ func (r *Reconciler) orderedPhases() []phase {
 		r.reconcileLimitRanges,
 		r.reconcileNetworkPolicies,
 		r.reconcileKeys,
+		r.reconcilePolicy,
 		r.reconcileRBAC, // keeps the conditions the test waits for
 		r.reconcileRemovedNamespaces,
 	}

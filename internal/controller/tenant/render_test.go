@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 
 	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
@@ -94,5 +95,48 @@ func TestDesiredNetworkPolicies(t *testing.T) {
 	deny := nps[0].Spec
 	if len(deny.PodSelector.MatchLabels) != 0 || len(deny.Ingress) != 0 || len(deny.Egress) != 0 || len(deny.PolicyTypes) != 2 {
 		t.Errorf("default deny must select every pod and allow nothing both ways: %+v", deny)
+	}
+}
+
+func TestHostnamesOverlap(t *testing.T) {
+	cases := []struct {
+		a, b string
+		want bool
+	}{
+		{"chat.acme.example", "chat.acme.example", true},
+		{"*.acme.example", "chat.acme.example", true},
+		{"chat.acme.example", "*.acme.example", true},
+		{"*.acme.example", "a.b.acme.example", false}, // one label, as Ingress wildcards
+		{"*.acme.example", "acme.example", false},
+		{"*.acme.example", "*.other.example", false},
+		{"*.acme.example", "*.acme.example", true},
+		{"chat.acme.example", "chat.acme.example.evil", false},
+	}
+	for _, tc := range cases {
+		if got := hostnamesOverlap(tc.a, tc.b); got != tc.want {
+			t.Errorf("hostnamesOverlap(%q, %q) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
+
+func TestPolicyConfigMapIndexesSelectorsAndTolerations(t *testing.T) {
+	tn := &platformv1alpha1.Tenant{}
+	tn.Name = "acme"
+	tn.Spec.Scheduling = &platformv1alpha1.TenantScheduling{
+		NodeSelector:    map[string]platformv1alpha1.LabelValue{"z.example.com/pool": "acme", "a.example.com/gpu": "h100"},
+		Tolerations:     []corev1.Toleration{{Key: "nvidia.com/gpu", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}, {Key: "dedicated", Value: "acme"}},
+		PriorityClasses: []string{"high", "low"},
+	}
+	got := policyConfigMap(tn, "acme-prod", []string{"*.acme.example"}, map[string]string{naming.PolicyDefaultPriorityClass: "high", naming.PolicyDefaultPriority: "1000"}).Data
+	want := map[string]string{
+		"nodeSelector.0.key": "a.example.com/gpu", "nodeSelector.0.value": "h100",
+		"nodeSelector.1.key": "z.example.com/pool", "nodeSelector.1.value": "acme",
+		"toleration.0.key": "nvidia.com/gpu", "toleration.0.operator": "Exists", "toleration.0.value": "", "toleration.0.effect": "NoSchedule",
+		"toleration.1.key": "dedicated", "toleration.1.operator": "Equal", "toleration.1.value": "acme", "toleration.1.effect": "",
+		"priorityClasses": "high,low", "runtimeClasses": "", "hostnames": "*.acme.example",
+		"defaultPriorityClass": "high", "defaultPriority": "1000", "defaultPreemptionPolicy": "",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("policy data (-want +got):\n%s", diff)
 	}
 }

@@ -25,6 +25,8 @@ type scope struct {
 	terminating []string
 	// waitingForQuota are owned namespaces that get no RoleBindings yet.
 	waitingForQuota []string
+	// hostnameConflicts are the exposure hostnames another tenant claimed first.
+	hostnameConflicts []string
 	// keyVersion is the active data key version.
 	keyVersion int32
 

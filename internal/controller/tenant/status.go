@@ -37,6 +37,10 @@ func summarize(s *scope, reconcileErr error) {
 	case len(s.conflicts) > 0:
 		ready := conditions.Get(t, platformv1alpha1.ConditionReady)
 		conditions.MarkStalled(t, platformv1alpha1.TenantReasonNamespaceConflict, ready.Message)
+	case len(s.hostnameConflicts) > 0:
+		setHostnameCondition(s)
+		stalled := conditions.Get(t, platformv1alpha1.ConditionStalled)
+		conditions.False(t, platformv1alpha1.ConditionReady, stalled.Reason, stalled.Message)
 	case conditions.IsTrue(t, platformv1alpha1.ConditionReady):
 		conditions.MarkSettled(t)
 	default:
