@@ -26,17 +26,21 @@ func TestCRDsApplyServerSideAndExplain(t *testing.T) {
 	if err := testenv.WriteKubeconfig(kubeconfig, env.AdminConfig); err != nil {
 		t.Fatal(err)
 	}
-	run := func(args ...string) string {
-		t.Helper()
+	runErr := func(args ...string) (string, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, kubectl, append([]string{"--kubeconfig", kubeconfig}, args...)...)
 		cmd.Dir = env.Root
 		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := runErr(args...)
 		if err != nil {
 			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
-		return string(out)
+		return out
 	}
 
 	out := run("apply", "--server-side", "-f", "config/crd/bases")
@@ -48,7 +52,19 @@ func TestCRDsApplyServerSideAndExplain(t *testing.T) {
 	run("wait", "--for=condition=Established", "--timeout=60s", "crd/tenants.platform.tenantai.io",
 		"crd/tenantquotas.platform.tenantai.io", "crd/modeldeployments.platform.tenantai.io")
 
-	explain := run("explain", "tenant.spec")
+	// Discovery and the OpenAPI document catch up with a new CRD a moment
+	// after it is Established.
+	var explain string
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		out, err := runErr("explain", "tenant.spec")
+		if err == nil {
+			explain = out
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("kubectl explain tenant.spec: %v\n%s", err, out)
+		}
+	}
 	for _, want := range []string{
 		"namespaces of the tenant, each created as \"<tenant>-<name>\"",
 		"deletionPolicy",

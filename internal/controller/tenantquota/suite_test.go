@@ -81,6 +81,24 @@ func enforced(env *testenv.Env, ns string, r corev1.ResourceName) func() string 
 	}
 }
 
+// tenantReady waits until a Tenant is Ready: its namespaces then hold the
+// published policy that pod admission needs (pods are refused before it).
+func tenantReady(t *testing.T, g gomega.Gomega, env *testenv.Env, name string) {
+	t.Helper()
+	g.Eventually(func() string {
+		tn := &platformv1alpha1.Tenant{}
+		if err := env.Admin.Get(context.Background(), client.ObjectKey{Name: name}, tn); err != nil {
+			return err.Error()
+		}
+		for _, c := range tn.Status.Conditions {
+			if c.Type == platformv1alpha1.ConditionReady {
+				return string(c.Status)
+			}
+		}
+		return "absent"
+	}).Should(gomega.Equal("True"), "tenant %s not Ready", name)
+}
+
 // restrictedPod is a pod that Pod Security restricted admits.
 func restrictedPod(ns, name string) *corev1.Pod {
 	return &corev1.Pod{

@@ -61,6 +61,7 @@ func TestDynamicRebalancesUnderRealAccounting(t *testing.T) {
 	create(t, env, MakeTenantQuota("dyn").Hard(corev1.ResourcePods, "4").Obj())
 	g.Eventually(enforced(env, "dyn-a", corev1.ResourcePods)).Should(gomega.Equal("2/2"))
 	g.Eventually(enforced(env, "dyn-b", corev1.ResourcePods)).Should(gomega.Equal("2/2"))
+	tenantReady(t, g, env, "dyn")
 
 	stop := invariantPoller(env, []string{"dyn-a", "dyn-b"}, corev1.ResourcePods, 4)
 	for i := 1; i <= 4; i++ {
@@ -95,6 +96,7 @@ func TestLoweringHardBelowUseCapsAtUse(t *testing.T) {
 	create(t, env, MakeTenant("over").Namespaces("a", "b").QuotaPolicy(platformv1alpha1.QuotaOptional).Obj())
 	create(t, env, MakeTenantQuota("over").Hard(corev1.ResourcePods, "6").Obj())
 	g.Eventually(enforced(env, "over-a", corev1.ResourcePods)).Should(gomega.Equal("3/3"))
+	tenantReady(t, g, env, "over")
 	for i := 1; i <= 3; i++ {
 		create(t, env, restrictedPod("over-a", fmt.Sprintf("p%d", i)))
 	}
