@@ -25,6 +25,31 @@ const (
 	ModelReasonQuotaExceeded      = "QuotaExceeded"
 	ModelReasonTooManyReplicas    = "TooManyReplicas"
 	ModelReasonPlacementConflict  = "PlacementConflict"
+
+	// ModelReasonDeploymentsAvailable: every Deployment of the model reports
+	// Available=True.
+	ModelReasonDeploymentsAvailable = "DeploymentsAvailable"
+	// ModelReasonDeploymentUnavailable: a Deployment of the model is not
+	// (yet) Available; the message names it and quotes its condition.
+	ModelReasonDeploymentUnavailable = "DeploymentUnavailable"
+	// ModelReasonWithinQuota: no Deployment reports a quota refusal.
+	ModelReasonWithinQuota = "WithinQuota"
+	// ModelReasonWithinRange: the HPA is not held back by maxReplicas.
+	ModelReasonWithinRange = "WithinRange"
+)
+
+// Pod labels of a ModelDeployment beside TenantLabel, ModelLabel and
+// VersionLabel.
+const (
+	// TrackLabel tells the stable Deployment's pods from the canary's. It is
+	// part of each Deployment's (immutable) selector, so that the version can
+	// change without a new selector and the two Deployments never select each
+	// other's pods. The Service and status.selector leave it out, so they
+	// select both tracks.
+	TrackLabel = "platform.tenantai.io/track"
+	// TrackStable and TrackCanary are the values of TrackLabel.
+	TrackStable = "stable"
+	TrackCanary = "canary"
 )
 
 // Engine is a serving runtime preset.

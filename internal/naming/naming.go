@@ -45,3 +45,26 @@ func TenantLabels(tenant string) map[string]string {
 		platformv1alpha1.ManagedByLabel: platformv1alpha1.ManagedByValue,
 	}
 }
+
+// Children of a ModelDeployment, all in its namespace. The stable Deployment,
+// the Service, the HPA and the PodDisruptionBudget are named like the
+// ModelDeployment itself.
+
+// ModelCanaryDeployment is the name of a ModelDeployment's canary Deployment.
+func ModelCanaryDeployment(model string) string { return model + "-canary" }
+
+// ModelServiceAccount is the name of the ServiceAccount a ModelDeployment's
+// pods run as.
+func ModelServiceAccount(model string) string { return model + "-model" }
+
+// ModelLabels are the labels on every child of a ModelDeployment (not on its
+// pod templates, which never carry the managed-by label).
+func ModelLabels(tenant, model string) map[string]string {
+	l := TenantLabels(tenant)
+	l[platformv1alpha1.ModelLabel] = model
+	return l
+}
+
+// DataKeyMountPath is where model pods find their tenant's data key Secret,
+// mounted read-only.
+const DataKeyMountPath = "/var/run/tenantai/key"

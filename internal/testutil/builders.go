@@ -189,3 +189,28 @@ func (w *ModelDeploymentWrapper) Requests(list corev1.ResourceList) *ModelDeploy
 	w.Spec.Runtime.Resources.Requests = list
 	return w
 }
+
+// Labels sets the ModelDeployment's own labels (which children never copy).
+func (w *ModelDeploymentWrapper) Labels(labels map[string]string) *ModelDeploymentWrapper {
+	w.ObjectMeta.Labels = labels
+	return w
+}
+
+// Annotations sets the ModelDeployment's own annotations (which children
+// never copy).
+func (w *ModelDeploymentWrapper) Annotations(annotations map[string]string) *ModelDeploymentWrapper {
+	w.ObjectMeta.Annotations = annotations
+	return w
+}
+
+// Args sets the runtime args.
+func (w *ModelDeploymentWrapper) Args(args ...string) *ModelDeploymentWrapper {
+	w.Spec.Runtime.Args = args
+	return w
+}
+
+// Limits sets the container limits.
+func (w *ModelDeploymentWrapper) Limits(list corev1.ResourceList) *ModelDeploymentWrapper {
+	w.Spec.Runtime.Resources.Limits = list
+	return w
+}
