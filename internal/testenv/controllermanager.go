@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -29,8 +30,9 @@ type ControllerManager struct {
 }
 
 // StartControllerManager runs kube-controller-manager against the env's API
-// server, as a system:masters user, with the controllers tests rely on.
-func StartControllerManager(e *Env) (*ControllerManager, error) {
+// server, as a system:masters user, with the controllers tests rely on plus
+// extraControllers (comma-separated).
+func StartControllerManager(e *Env, extraControllers string) (*ControllerManager, error) {
 	bin, err := Binary(e.Root, "kube-controller-manager")
 	if err != nil {
 		return nil, err
@@ -51,7 +53,7 @@ func StartControllerManager(e *Env) (*ControllerManager, error) {
 	cm := &ControllerManager{dir: dir, logs: &bytes.Buffer{}, done: make(chan struct{})}
 	cm.cmd = exec.Command(bin,
 		"--kubeconfig="+kubeconfig,
-		"--controllers="+controllerManagerControllers,
+		"--controllers="+strings.Trim(controllerManagerControllers+","+extraControllers, ","),
 		"--service-account-private-key-file="+filepath.Join(certDir, "sa-signer.key"),
 		"--root-ca-file="+filepath.Join(certDir, "apiserver.crt"),
 		"--leader-elect=false",

@@ -33,6 +33,9 @@ type Options struct {
 	// ControllerManager also runs kube-controller-manager (quota, namespace,
 	// garbage collector and service-account controllers) against the API server.
 	ControllerManager bool
+	// ExtraControllers are further kube-controller-manager controllers, e.g.
+	// "deployment,replicaset" to have pods created from Deployments.
+	ExtraControllers string
 	// SkipCRDs leaves the CRDs out (for tests of the install path itself).
 	SkipCRDs bool
 	// Setup runs once the environment is up (e.g. to start the manager); the
@@ -115,7 +118,7 @@ func (e *Env) setup(opts Options) error {
 		return err
 	}
 	if opts.ControllerManager {
-		e.kcm, err = StartControllerManager(e)
+		e.kcm, err = StartControllerManager(e, opts.ExtraControllers)
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	nodev1 "k8s.io/api/node/v1"
@@ -247,4 +248,50 @@ func TestH_SchedulingAndExposure(t *testing.T) {
 			return err != nil && byPolicy(policyOwned).match(err)
 		}, fmt.Sprintf("the green owner (who may edit ConfigMaps) to be refused by %s", policyOwned))
 	})
+}
+
+// TestH33_ThroughAModelDeployment: a ModelDeployment's placement is merged
+// with the tenant's policy; one that names another pool is Stalled
+// (PlacementConflict) rather than rendering pods admission would refuse, and
+// the pods it renders pass admission.
+func TestH33_ThroughAModelDeployment(t *testing.T) {
+	greenTenant(t)
+	ctx := context.Background()
+	md := MakeModelDeployment("green-prod", "chat").Obj()
+	md.Spec.Placement = &platformv1alpha1.Placement{NodeSelector: map[string]string{"pool.example.com/tenant": "blue"}}
+	if err := env.Admin.Create(ctx, md); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		got := &platformv1alpha1.ModelDeployment{}
+		_ = env.Admin.Get(ctx, client.ObjectKeyFromObject(md), got)
+		for _, c := range got.Status.Conditions {
+			if c.Type == platformv1alpha1.ConditionStalled && c.Reason == platformv1alpha1.ModelReasonPlacementConflict &&
+				strings.Contains(c.Message, "contradicts the tenant's node pool pool.example.com/tenant=green") {
+				return true
+			}
+		}
+		return false
+	}, "the ModelDeployment to be Stalled with PlacementConflict")
+
+	live := &platformv1alpha1.ModelDeployment{}
+	if err := env.Admin.Get(ctx, client.ObjectKeyFromObject(md), live); err != nil {
+		t.Fatal(err)
+	}
+	live.Spec.Placement = nil
+	if err := env.Admin.Update(ctx, live); err != nil {
+		t.Fatal(err)
+	}
+	deployment := &appsv1.Deployment{}
+	waitFor(t, func() bool {
+		return env.Admin.Get(ctx, client.ObjectKey{Namespace: "green-prod", Name: "chat"}, deployment) == nil
+	}, "the Deployment")
+	tmpl := deployment.Spec.Template
+	if tmpl.Spec.NodeSelector["pool.example.com/tenant"] != "green" {
+		t.Errorf("the rendered pods are not on the tenant's pool: %v", tmpl.Spec.NodeSelector)
+	}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "green-prod", Name: "from-template", Labels: tmpl.Labels}, Spec: tmpl.Spec}
+	if err := admin.Create(ctx, pod, client.DryRunAll); err != nil {
+		t.Errorf("a pod from the rendered template is refused by admission: %v", err)
+	}
 }

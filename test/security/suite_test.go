@@ -50,7 +50,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	testenv.Main(m, testenv.Options{ControllerManager: true, Setup: setupSuite})
+	testenv.Main(m, testenv.Options{ControllerManager: true, ExtraControllers: "deployment,replicaset", Setup: setupSuite})
 }
 
 func setupSuite(e *testenv.Env) (func(), error) {

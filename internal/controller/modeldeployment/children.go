@@ -62,7 +62,18 @@ func (c *children) objects() []client.Object {
 // cannot be rendered (an engine that cannot load the URI's scheme, a
 // pvc:// path leaving its claim) is a *specError.
 func render(md *platformv1alpha1.ModelDeployment, tenant string) (*children, error) {
+	return renderFor(md, tenant, nil)
+}
+
+// renderFor renders the children under the tenant's scheduling policy, which
+// the pods' placement is merged with (a *placementConflict when they
+// contradict it).
+func renderFor(md *platformv1alpha1.ModelDeployment, tenant string, sched *platformv1alpha1.TenantScheduling) (*children, error) {
 	rt := md.Spec.Runtime
+	pl, err := placement(md, sched)
+	if err != nil {
+		return nil, err
+	}
 	if rt.Engine == platformv1alpha1.EngineCustom && (rt.Image == "" || rt.Port == nil) {
 		return nil, invalidSpec("engine custom needs runtime.image and runtime.port")
 	}
@@ -74,7 +85,7 @@ func render(md *platformv1alpha1.ModelDeployment, tenant string) (*children, err
 	port := servingPort(md)
 	c := &children{
 		serviceAccount:   desiredServiceAccount(md, tenant),
-		stable:           desiredDeployment(md, tenant, platformv1alpha1.TrackStable, stableSrc, stableReplicas),
+		stable:           desiredDeployment(md, tenant, platformv1alpha1.TrackStable, stableSrc, stableReplicas, pl),
 		service:          desiredService(md, tenant, port),
 		autoscaler:       desiredAutoscaler(md, tenant),
 		disruptionBudget: desiredDisruptionBudget(md, tenant),
@@ -85,7 +96,7 @@ func render(md *platformv1alpha1.ModelDeployment, tenant string) (*children, err
 		if err != nil {
 			return nil, err
 		}
-		c.canary = desiredDeployment(md, tenant, platformv1alpha1.TrackCanary, canarySrc, canaryReplicas)
+		c.canary = desiredDeployment(md, tenant, platformv1alpha1.TrackCanary, canarySrc, canaryReplicas, pl)
 	}
 	return c, nil
 }

@@ -39,6 +39,7 @@ const recheckAfter = 3 * time.Minute
 // that. finalizers/update lets children carry blockOwnerDeletion where the
 // OwnerReferencesPermissionEnforcement admission plugin is enabled.
 //
+// +kubebuilder:rbac:groups=platform.tenantai.io,resources=tenants,verbs=get;list;watch
 // +kubebuilder:rbac:groups=platform.tenantai.io,resources=modeldeployments,verbs=get;list;watch
 // +kubebuilder:rbac:groups=platform.tenantai.io,resources=modeldeployments/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=platform.tenantai.io,resources=modeldeployments/finalizers,verbs=update
@@ -85,6 +86,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int) error
 		Owns(&policyv1.PodDisruptionBudget{}, builder.WithPredicates(specOrMetadataChanged{})).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.mapNamespace),
 			builder.WithPredicates(labelsChanged{})).
+		// The tenant's scheduling policy is merged into the pods' placement.
+		Watches(&platformv1alpha1.Tenant{}, handler.EnqueueRequestsFromMapFunc(r.mapTenant),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: maxConcurrent}).
 		Complete(r)
 }
@@ -99,6 +103,20 @@ func (r *Reconciler) mapNamespace(ctx context.Context, ns client.Object) []recon
 	reqs := make([]reconcile.Request, 0, len(list.Items))
 	for _, md := range list.Items {
 		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&md)})
+	}
+	return reqs
+}
+
+// mapTenant enqueues every ModelDeployment in a tenant's namespaces.
+func (r *Reconciler) mapTenant(ctx context.Context, tenant client.Object) []reconcile.Request {
+	namespaces := &corev1.NamespaceList{}
+	if err := r.Client.List(ctx, namespaces, client.MatchingLabels{platformv1alpha1.TenantLabel: tenant.GetName()}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing a tenant's namespaces", "tenant", tenant.GetName())
+		return nil
+	}
+	var reqs []reconcile.Request
+	for i := range namespaces.Items {
+		reqs = append(reqs, r.mapNamespace(ctx, &namespaces.Items[i])...)
 	}
 	return reqs
 }

@@ -32,14 +32,14 @@ func trackName(md *platformv1alpha1.ModelDeployment, track string) string {
 // operator computed from spec.replicas (see splitReplicas). The operator is
 // the only writer of a model Deployment's replicas; a scale of the Deployment
 // itself is reverted like any other drift (scale the ModelDeployment).
-func desiredDeployment(md *platformv1alpha1.ModelDeployment, tenant, track string, src modelSource, replicas int32) *appsv1.Deployment {
+func desiredDeployment(md *platformv1alpha1.ModelDeployment, tenant, track string, src modelSource, replicas int32, pl podPlacement) *appsv1.Deployment {
 	p := presets[md.Spec.Runtime.Engine]
 	return &appsv1.Deployment{
 		ObjectMeta: childMeta(md, tenant, trackName(md, track)),
 		Spec: appsv1.DeploymentSpec{
 			Replicas:                ptr.To(replicas),
 			Selector:                &metav1.LabelSelector{MatchLabels: trackSelector(tenant, md.Name, track)},
-			Template:                podTemplate(md, tenant, track, src),
+			Template:                podTemplate(md, tenant, track, src, pl),
 			ProgressDeadlineSeconds: ptr.To(int32((p.startup + progressMargin) / time.Second)),
 		},
 	}

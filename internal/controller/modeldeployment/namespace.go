@@ -2,6 +2,7 @@ package modeldeployment
 
 import (
 	"context"
+	"errors"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -30,13 +31,23 @@ func (r *Reconciler) reconcileTenant(ctx context.Context, s *scope) error {
 		return nil
 	}
 	s.tenant = tenant
+	t := &platformv1alpha1.Tenant{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: tenant}, t); err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	s.scheduling = t.Spec.Scheduling
 	return nil
 }
 
 // renderChildren renders the children; a spec that cannot be served stalls
 // the ModelDeployment with reason InvalidSpec.
 func (r *Reconciler) renderChildren(_ context.Context, s *scope) error {
-	desired, err := render(s.md, s.tenant)
+	desired, err := renderFor(s.md, s.tenant, s.scheduling)
+	var conflict *placementConflict
+	if errors.As(err, &conflict) {
+		s.stallTerminal(platformv1alpha1.ModelReasonPlacementConflict, err.Error())
+		return nil
+	}
 	if err != nil {
 		s.stallTerminal(platformv1alpha1.ReasonInvalidSpec, err.Error())
 		return nil

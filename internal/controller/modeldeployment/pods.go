@@ -1,6 +1,7 @@
 package modeldeployment
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -79,8 +80,8 @@ func trackSelector(tenant, model, track string) map[string]string {
 }
 
 // podTemplate renders the pods of one track serving src.
-func podTemplate(md *platformv1alpha1.ModelDeployment, tenant, track string, src modelSource) corev1.PodTemplateSpec {
-	nodeSelector, tolerations := placement(md)
+func podTemplate(md *platformv1alpha1.ModelDeployment, tenant, track string, src modelSource, pl podPlacement) corev1.PodTemplateSpec {
+	nodeSelector, tolerations := pl.nodeSelector, pl.tolerations
 	volumes := []corev1.Volume{
 		{Name: volumeHome, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 		{Name: volumeTmp, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
@@ -294,29 +295,81 @@ func requestsGPU(r platformv1alpha1.ModelResources) bool {
 // gpuToleration lets GPU pods onto nodes tainted for GPU workloads.
 var gpuToleration = corev1.Toleration{Key: string(gpuResource), Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}
 
-// placement returns the pods' nodeSelector and tolerations: spec.placement
-// as given, plus the GPU toleration for GPU pods.
-//
-// This is the seam for the tenant's scheduling policy (Tenant
-// spec.scheduling): it is enforced at pod admission by the admission
-// policies (which inject the tenant's node pool and refuse others), not here.
-// When the operator also narrows placement itself, the merge goes in this
-// function and a conflict becomes Stalled with reason PlacementConflict.
-func placement(md *platformv1alpha1.ModelDeployment) (map[string]string, []corev1.Toleration) {
-	var nodeSelector map[string]string
-	var tolerations []corev1.Toleration
+// podPlacement is where a ModelDeployment's pods may run.
+type podPlacement struct {
+	nodeSelector map[string]string
+	tolerations  []corev1.Toleration
+}
+
+// placementConflict is a spec.placement that contradicts the tenant's
+// scheduling policy: admission would refuse the pods, so the ModelDeployment
+// is Stalled with reason PlacementConflict instead.
+type placementConflict struct{ msg string }
+
+func (e *placementConflict) Error() string { return e.msg }
+
+// placement merges spec.placement with the tenant's scheduling policy, as the
+// admission policies will: the tenant's node selector is set (placement may
+// narrow it with other keys, never change one of its keys), the tenant's
+// tolerations are added, and a placement toleration must be one of the
+// tenant's. GPU pods also tolerate the nvidia.com/gpu taint, which admission
+// allows every tenant (GPU access is bounded by quota; node pools by their own
+// taints).
+func placement(md *platformv1alpha1.ModelDeployment, sched *platformv1alpha1.TenantScheduling) (podPlacement, error) {
+	var pl podPlacement
+	if p := md.Spec.Placement; p != nil && len(p.NodeSelector) > 0 {
+		pl.nodeSelector = maps.Clone(p.NodeSelector)
+	}
+	allowed := []corev1.Toleration{}
+	if sched != nil {
+		allowed = sched.Tolerations
+		for k, v := range sched.NodeSelector {
+			if mine, ok := pl.nodeSelector[k]; ok && mine != string(v) {
+				return pl, &placementConflict{fmt.Sprintf(
+					"placement.nodeSelector %s=%s contradicts the tenant's node pool %s=%s: remove it or use the tenant's value", k, mine, k, v)}
+			}
+			if pl.nodeSelector == nil {
+				pl.nodeSelector = map[string]string{}
+			}
+			pl.nodeSelector[k] = string(v)
+		}
+	}
 	if p := md.Spec.Placement; p != nil {
-		if len(p.NodeSelector) > 0 {
-			nodeSelector = maps.Clone(p.NodeSelector)
-		}
 		for i := range p.Tolerations {
-			tolerations = append(tolerations, *p.Tolerations[i].DeepCopy())
+			t := normalToleration(p.Tolerations[i])
+			if !hasToleration(normalTolerations(allowed), t) && !equality.Semantic.DeepEqual(t, gpuToleration) {
+				return pl, &placementConflict{fmt.Sprintf(
+					"placement.tolerations %s:%s is not among the tenant's tolerations: a tenant may tolerate only its own node pool's taints", t.Key, t.Effect)}
+			}
 		}
 	}
-	if requestsGPU(md.Spec.Runtime.Resources) && !hasToleration(tolerations, gpuToleration) {
-		tolerations = append(tolerations, gpuToleration)
+	for i := range allowed {
+		if t := normalToleration(allowed[i]); !hasToleration(pl.tolerations, t) {
+			pl.tolerations = append(pl.tolerations, t)
+		}
 	}
-	return nodeSelector, tolerations
+	if requestsGPU(md.Spec.Runtime.Resources) && !hasToleration(pl.tolerations, gpuToleration) {
+		pl.tolerations = append(pl.tolerations, gpuToleration)
+	}
+	return pl, nil
+}
+
+// normalToleration spells out the operator the API server defaults, so that
+// tolerations compare as the admission policies compare them.
+func normalToleration(t corev1.Toleration) corev1.Toleration {
+	t = *t.DeepCopy()
+	if t.Operator == "" {
+		t.Operator = corev1.TolerationOpEqual
+	}
+	return t
+}
+
+func normalTolerations(list []corev1.Toleration) []corev1.Toleration {
+	out := make([]corev1.Toleration, 0, len(list))
+	for i := range list {
+		out = append(out, normalToleration(list[i]))
+	}
+	return out
 }
 
 func hasToleration(list []corev1.Toleration, t corev1.Toleration) bool {

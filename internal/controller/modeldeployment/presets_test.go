@@ -266,8 +266,8 @@ func TestGPUToleration(t *testing.T) {
 		"no GPU, no toleration":                {requests: corev1.ResourceList{"cpu": resource.MustParse("1")}},
 		"GPU request adds the toleration":      {requests: corev1.ResourceList{"nvidia.com/gpu": gpu}, want: []corev1.Toleration{existing}, wantGPULimit: true},
 		"GPU limit only adds it too":           {limits: corev1.ResourceList{"nvidia.com/gpu": gpu}, want: []corev1.Toleration{existing}, wantGPULimit: true},
-		"placement tolerations come first":     {requests: corev1.ResourceList{"nvidia.com/gpu": gpu}, placement: []corev1.Toleration{pool}, want: []corev1.Toleration{pool, existing}, wantGPULimit: true},
-		"already tolerated: added once":        {requests: corev1.ResourceList{"nvidia.com/gpu": gpu}, placement: []corev1.Toleration{existing}, want: []corev1.Toleration{existing}, wantGPULimit: true},
+		"the tenant's tolerations come first":  {requests: corev1.ResourceList{"nvidia.com/gpu": gpu}, placement: []corev1.Toleration{pool}, want: []corev1.Toleration{pool, existing}, wantGPULimit: true},
+		"already tolerated: added once":        {requests: corev1.ResourceList{"nvidia.com/gpu": gpu}, placement: []corev1.Toleration{existing}, want: []corev1.Toleration{pool, existing}, wantGPULimit: true},
 		"zero GPUs is no GPU":                  {requests: corev1.ResourceList{"nvidia.com/gpu": resource.MustParse("0")}, wantGPULimit: true},
 		"placement passes through without GPU": {placement: []corev1.Toleration{pool}, want: []corev1.Toleration{pool}},
 	}
@@ -278,7 +278,12 @@ func TestGPUToleration(t *testing.T) {
 			if tc.placement != nil {
 				md.Spec.Placement = &platformv1alpha1.Placement{Tolerations: tc.placement}
 			}
-			got, err := render(md, "acme")
+			// The tenant's pool allows the pool taint: placement may pick it.
+			sched := &platformv1alpha1.TenantScheduling{Tolerations: []corev1.Toleration{pool}}
+			if tc.placement == nil {
+				sched = nil
+			}
+			got, err := renderFor(md, "acme", sched)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -289,6 +294,58 @@ func TestGPUToleration(t *testing.T) {
 			_, hasLimit := spec.Containers[0].Resources.Limits["nvidia.com/gpu"]
 			if hasLimit != tc.wantGPULimit {
 				t.Errorf("GPU limit present = %v, want %v (an extended resource needs limit = request)", hasLimit, tc.wantGPULimit)
+			}
+		})
+	}
+}
+
+func TestPlacementMergesWithTheTenantPolicy(t *testing.T) {
+	sched := &platformv1alpha1.TenantScheduling{
+		NodeSelector: map[string]platformv1alpha1.LabelValue{"pool.example.com/tenant": "acme"},
+		Tolerations:  []corev1.Toleration{{Key: "pool.example.com/tenant", Value: "acme", Effect: corev1.TaintEffectNoSchedule}},
+	}
+	cases := map[string]struct {
+		placement    *platformv1alpha1.Placement
+		wantSelector map[string]string
+		wantConflict string
+	}{
+		"no placement: the tenant's pool": {
+			wantSelector: map[string]string{"pool.example.com/tenant": "acme"},
+		},
+		"narrowing with another key": {
+			placement:    &platformv1alpha1.Placement{NodeSelector: map[string]string{"gpu.example.com/model": "h100"}},
+			wantSelector: map[string]string{"pool.example.com/tenant": "acme", "gpu.example.com/model": "h100"},
+		},
+		"another pool": {
+			placement:    &platformv1alpha1.Placement{NodeSelector: map[string]string{"pool.example.com/tenant": "globex"}},
+			wantConflict: "placement.nodeSelector pool.example.com/tenant=globex contradicts the tenant's node pool pool.example.com/tenant=acme",
+		},
+		"another pool's taint": {
+			placement:    &platformv1alpha1.Placement{Tolerations: []corev1.Toleration{{Key: "pool.example.com/tenant", Value: "globex", Effect: corev1.TaintEffectNoSchedule}}},
+			wantConflict: "placement.tolerations pool.example.com/tenant:NoSchedule is not among the tenant's tolerations",
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			md := sampleVLLM()
+			md.Spec.Placement = tc.placement
+			got, err := renderFor(md, "acme", sched)
+			if tc.wantConflict != "" {
+				var conflict *placementConflict
+				if !errors.As(err, &conflict) || !strings.Contains(err.Error(), tc.wantConflict) {
+					t.Fatalf("err = %v, want a placement conflict %q", err, tc.wantConflict)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			spec := got.stable.Spec.Template.Spec
+			if diff := cmp.Diff(tc.wantSelector, spec.NodeSelector); diff != "" {
+				t.Errorf("nodeSelector (-want +got):\n%s", diff)
+			}
+			if spec.Tolerations[0].Key != "pool.example.com/tenant" || spec.Tolerations[0].Operator != corev1.TolerationOpEqual {
+				t.Errorf("the tenant's toleration is not rendered as admission injects it: %+v", spec.Tolerations)
 			}
 		})
 	}

@@ -18,6 +18,9 @@ type scope struct {
 
 	// tenant owns the ModelDeployment's namespace.
 	tenant string
+	// scheduling is the tenant's scheduling policy (nil when it has none),
+	// merged with spec.placement.
+	scheduling *platformv1alpha1.TenantScheduling
 	// desired are the rendered children.
 	desired *children
 	// heldCanary names a canary Deployment kept while its promoted version
