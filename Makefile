@@ -107,10 +107,7 @@ run: manifests generate ## Run the manager against the current kubeconfig.
 docker-build: ## Build the manager image (needs a container engine).
 	docker build -t $(IMG) .
 
-.PHONY: demo
-demo: ## Run the local demo cluster (coming with the local-cluster issue).
-	@echo "make demo: coming soon — the local kwok cluster lands with the local-cluster issue."
-	@echo "Meanwhile 'make test' runs the operator against a real API server (envtest)."
+include hack/make/local.mk
 
 ##@ Tools
 
