@@ -32,6 +32,10 @@ const Finalizer = "platform.tenantai.io/quota-cleanup"
 // to enforce a shrunk quota looks again, should no watch event arrive first.
 const enforcementRecheck = 2 * time.Second
 
+// uncountedRecheck is how often a quota waits for kube-controller-manager to
+// start counting a newly installed kind (its status changes wake us too).
+const uncountedRecheck = 5 * time.Second
+
 // +kubebuilder:rbac:groups=platform.tenantai.io,resources=tenantquotas,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=platform.tenantai.io,resources=tenantquotas/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=platform.tenantai.io,resources=tenantquotas/finalizers,verbs=update

@@ -188,9 +188,39 @@ func (r *Reconciler) applyTargets(ctx context.Context, s *scope) (bool, error) {
 		s.completed = true
 		return false, nil
 	}
+	if uncounted := s.uncountedResources(); len(uncounted) > 0 {
+		// kube-controller-manager copies hard at once but counts a kind only
+		// once its quota monitor knows it (a CRD installed moments ago, such as
+		// count/modeldeployments...): until then quota admission refuses every
+		// such object with "status unknown for quota".
+		conditions.False(s.tq, platformv1alpha1.TenantQuotaConditionQuotaApplied, platformv1alpha1.TenantQuotaReasonWaitingForEnforcement,
+			"waiting for kube-controller-manager to count "+strings.Join(uncounted, ", ")+"; until then quota admission refuses these objects")
+		s.requeueAfter = uncountedRecheck
+		s.completed = true
+		return false, nil
+	}
 	conditions.True(s.tq, platformv1alpha1.TenantQuotaConditionQuotaApplied, platformv1alpha1.ReasonReconciled,
 		fmt.Sprintf("quota enforced in %d namespaces", len(s.quotas)))
 	return true, nil
+}
+
+// uncountedResources are the resources of some quota whose use
+// kube-controller-manager has not reported yet.
+func (s *scope) uncountedResources() []string {
+	seen := map[string]bool{}
+	for _, rq := range s.quotas {
+		for name := range rq.Spec.Hard {
+			if _, ok := rq.Status.Used[name]; !ok {
+				seen[string(name)] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for name := range seen {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // missingNamespaces are the Tenant's declared namespaces that do not exist
