@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -161,7 +162,7 @@ func (r *Reconciler) applyTargets(ctx context.Context, s *scope) (bool, error) {
 		if equality.Semantic.DeepEqual(step, rq.Spec.Hard) {
 			continue
 		}
-		if err := r.write(ctx, s, ns.Name, step); err != nil {
+		if err := r.write(ctx, s, ns.Name, step, map[string]string{shrunkAtAnnotation: time.Now().UTC().Format(time.RFC3339Nano)}); err != nil {
 			return false, err
 		}
 		shrunk = true
@@ -170,11 +171,20 @@ func (r *Reconciler) applyTargets(ctx context.Context, s *scope) (bool, error) {
 		waitForEnforcement(s)
 		return false, nil
 	}
+	if wait := settling(s, time.Now()); wait > 0 {
+		// A namespace admitted pods against its old hard until the shrink was
+		// enforced, and kube-controller-manager recounts use from its own
+		// informer, which may lag those admissions: give the count time to
+		// settle before growing anyone with the headroom.
+		waitForEnforcement(s)
+		s.requeueAfter = wait
+		return false, nil
+	}
 	for _, ns := range s.namespaces {
 		if ns.Frozen {
 			continue
 		}
-		if err := r.write(ctx, s, ns.Name, s.targets[ns.Name]); err != nil {
+		if err := r.write(ctx, s, ns.Name, s.targets[ns.Name], nil); err != nil {
 			return false, err
 		}
 	}
@@ -248,10 +258,11 @@ func waitForEnforcement(s *scope) {
 
 // write applies one namespace's ResourceQuota with the given hard (no request
 // when the cache already holds it) and remembers it as the current one.
-func (r *Reconciler) write(ctx context.Context, s *scope, namespace string, hard corev1.ResourceList) error {
+func (r *Reconciler) write(ctx context.Context, s *scope, namespace string, hard corev1.ResourceList, annotations map[string]string) error {
 	desired := &corev1.ResourceQuota{
-		ObjectMeta: metav1.ObjectMeta{Name: naming.ResourceQuota, Namespace: namespace, Labels: naming.TenantLabels(s.tenant.Name)},
-		Spec:       corev1.ResourceQuotaSpec{Hard: hard},
+		ObjectMeta: metav1.ObjectMeta{Name: naming.ResourceQuota, Namespace: namespace, Labels: naming.TenantLabels(s.tenant.Name),
+			Annotations: annotations},
+		Spec: corev1.ResourceQuotaSpec{Hard: hard},
 	}
 	if _, err := r.applier().Ensure(ctx, desired); err != nil {
 		return err
@@ -262,6 +273,29 @@ func (r *Reconciler) write(ctx context.Context, s *scope, namespace string, hard
 		s.quotas[namespace] = desired
 	}
 	return nil
+}
+
+// shrunkAtAnnotation records on a ResourceQuota when the operator last shrank
+// it; settleTime is how long use must have had to be recounted since then
+// before the freed headroom is given to another namespace.
+const (
+	shrunkAtAnnotation = "platform.tenantai.io/shrunk-at"
+	settleTime         = 2 * time.Second
+)
+
+// settling returns how long to wait until every recent shrink has settled.
+func settling(s *scope, now time.Time) time.Duration {
+	var wait time.Duration
+	for _, rq := range s.quotas {
+		at, err := time.Parse(time.RFC3339Nano, rq.Annotations[shrunkAtAnnotation])
+		if err != nil {
+			continue
+		}
+		if left := at.Add(settleTime).Sub(now); left > wait {
+			wait = left
+		}
+	}
+	return wait
 }
 
 // allEnforced reports whether every quota's status.hard equals its spec.hard.
