@@ -108,6 +108,7 @@ docker-build: ## Build the manager image (needs a container engine).
 	docker build -t $(IMG) .
 
 include hack/make/local.mk
+include hack/make/faults.mk
 
 ##@ Tools
 

@@ -43,6 +43,12 @@ type Config struct {
 	LeaderElectionID       string
 	// LeaderElectionNamespace defaults to the operator's namespace.
 	LeaderElectionNamespace string
+	// LeaseDuration, RenewDeadline and RetryPeriod tune leader election;
+	// zero keeps controller-runtime's defaults (15s, 10s, 2s). Tests shorten
+	// them to exercise failover quickly.
+	LeaseDuration time.Duration
+	RenewDeadline time.Duration
+	RetryPeriod   time.Duration
 	// SyncPeriod is the informers' full resync; long by design, since drift
 	// is repaired from watches, not from resyncs.
 	SyncPeriod time.Duration
@@ -118,6 +124,15 @@ func New(cfg *rest.Config, c Config) (ctrl.Manager, error) {
 		// over at once instead of waiting for the lease to expire.
 		LeaderElectionReleaseOnCancel: true,
 		Controller:                    config.Controller{SkipNameValidation: &c.SkipNameValidation},
+	}
+	if c.LeaseDuration > 0 {
+		opts.LeaseDuration = &c.LeaseDuration
+	}
+	if c.RenewDeadline > 0 {
+		opts.RenewDeadline = &c.RenewDeadline
+	}
+	if c.RetryPeriod > 0 {
+		opts.RetryPeriod = &c.RetryPeriod
 	}
 	opts.Metrics = metricsOptions(c.MetricsBindAddress)
 	if c.NewClient != nil {
