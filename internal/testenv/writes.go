@@ -2,8 +2,10 @@ package testenv
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -40,6 +42,37 @@ func (w *WriteCounter) record(verb string, obj runtime.Object) {
 	w.mu.Lock()
 	w.writes = append(w.writes, desc)
 	w.mu.Unlock()
+}
+
+// recordApply records an apply with the kind, namespace and name of its body.
+func (w *WriteCounter) recordApply(verb string, obj runtime.ApplyConfiguration) {
+	var body struct {
+		Kind     string `json:"kind"`
+		Metadata struct {
+			Name      string `json:"name"`
+			Namespace string `json:"namespace"`
+		} `json:"metadata"`
+	}
+	if data, err := json.Marshal(obj); err == nil {
+		_ = json.Unmarshal(data, &body)
+	}
+	desc := fmt.Sprintf("%s %s %s/%s", verb, body.Kind, body.Metadata.Namespace, body.Metadata.Name)
+	w.mu.Lock()
+	w.writes = append(w.writes, desc)
+	w.mu.Unlock()
+}
+
+// About returns the writes counted since the last Reset whose description
+// mentions s (an object name or a namespace prefix), so that a test counts
+// only its own objects while other tests' objects settle.
+func (w *WriteCounter) About(s string) []string {
+	var out []string
+	for _, desc := range w.Writes() {
+		if strings.Contains(desc, s) {
+			out = append(out, desc)
+		}
+	}
+	return out
 }
 
 // Reset forgets the writes counted so far.
@@ -79,7 +112,7 @@ func (c *countingClient) Patch(ctx context.Context, obj client.Object, patch cli
 }
 
 func (c *countingClient) Apply(ctx context.Context, obj runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
-	c.w.record("apply", nil)
+	c.w.recordApply("apply", obj)
 	return c.Client.Apply(ctx, obj, opts...)
 }
 
@@ -121,6 +154,6 @@ func (s *countingSubResource) Patch(ctx context.Context, obj client.Object, patc
 }
 
 func (s *countingSubResource) Apply(ctx context.Context, obj runtime.ApplyConfiguration, opts ...client.SubResourceApplyOption) error {
-	s.w.record("apply/"+s.name, nil)
+	s.w.recordApply("apply/"+s.name, obj)
 	return s.SubResourceClient.Apply(ctx, obj, opts...)
 }

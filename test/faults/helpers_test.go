@@ -18,7 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
 	"github.com/tenantai/tenantai/internal/manager"
@@ -107,24 +106,7 @@ func (m *runningManager) wait(d time.Duration) error {
 // controller (all managers of the process together).
 func reconcileCount(t *testing.T, controller string) float64 {
 	t.Helper()
-	families, err := metrics.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var total float64
-	for _, f := range families {
-		if f.GetName() != "controller_runtime_reconcile_total" {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "controller" && l.GetValue() == controller {
-					total += m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return total
+	return testenv.ReconcileCount(t, controller)
 }
 
 // tenantCondition returns "<status>/<reason>" of a Tenant condition.

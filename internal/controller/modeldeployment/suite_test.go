@@ -14,7 +14,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
 	"github.com/tenantai/tenantai/internal/naming"
@@ -221,24 +220,7 @@ func markRolledOut(g gomega.Gomega, env *testenv.Env, namespace, name string) {
 // ModelDeployment controller, to prove that a reconcile really ran.
 func reconcileCount(t *testing.T) float64 {
 	t.Helper()
-	families, err := metrics.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var total float64
-	for _, f := range families {
-		if f.GetName() != "controller_runtime_reconcile_total" {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "controller" && l.GetValue() == "modeldeployment" {
-					total += m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return total
+	return testenv.ReconcileCount(t, "modeldeployment")
 }
 
 // eventReasons lists the reasons of Events about a ModelDeployment.

@@ -13,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
 	"github.com/tenantai/tenantai/internal/naming"
@@ -95,24 +94,7 @@ func grantQuota(t *testing.T, env *testenv.Env, tenant, namespace string) {
 // controller, to prove that a reconcile really ran.
 func reconcileCount(t *testing.T) float64 {
 	t.Helper()
-	families, err := metrics.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var total float64
-	for _, f := range families {
-		if f.GetName() != "controller_runtime_reconcile_total" {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "controller" && l.GetValue() == "tenant" {
-					total += m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return total
+	return testenv.ReconcileCount(t, "tenant")
 }
 
 // eventReasons lists the reasons of Events about a tenant.
