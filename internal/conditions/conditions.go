@@ -87,3 +87,12 @@ func Summary(obj platformv1alpha1.ObjectWithConditions, readyMessage string, typ
 	}
 	True(obj, platformv1alpha1.ConditionReady, platformv1alpha1.ReasonReconciled, readyMessage)
 }
+
+// StatusIn returns the status of a condition in a list, or "" when absent:
+// for comparing a status read at the start of a reconcile with the new one.
+func StatusIn(list []metav1.Condition, condType string) metav1.ConditionStatus {
+	if c := meta.FindStatusCondition(list, condType); c != nil {
+		return c.Status
+	}
+	return ""
+}

@@ -46,7 +46,7 @@ func Dynamic(hard corev1.ResourceList, namespaces []Namespace) map[string]corev1
 	for _, ns := range namespaces {
 		out[ns.Name] = corev1.ResourceList{}
 	}
-	for _, name := range sortedNames(hard) {
+	for _, name := range SortedNames(hard) {
 		total := units(name, hard[name])
 		amounts := dynamicResource(name, total, namespaces)
 		for i, ns := range namespaces {
@@ -172,7 +172,7 @@ func Static(hard corev1.ResourceList, namespaces []Namespace, static map[string]
 	out := map[string]corev1.ResourceList{}
 	for _, ns := range namespaces {
 		list := corev1.ResourceList{}
-		for _, name := range sortedNames(hard) {
+		for _, name := range SortedNames(hard) {
 			if ns.Frozen {
 				list[name] = quantity(name, amount(name, ns.Current))
 				continue
@@ -216,7 +216,9 @@ func quantity(name corev1.ResourceName, v int64) resource.Quantity {
 	}
 }
 
-func sortedNames(list corev1.ResourceList) []corev1.ResourceName {
+// SortedNames returns the resource names of a list in order, so that what is
+// derived from a map (writes, messages) is stable.
+func SortedNames(list corev1.ResourceList) []corev1.ResourceName {
 	names := make([]corev1.ResourceName, 0, len(list))
 	for name := range list {
 		names = append(names, name)

@@ -26,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
+	"github.com/tenantai/tenantai/internal/predicates"
 )
 
 // recheckAfter is how often a stall that the cluster (not the spec) may
@@ -78,14 +79,14 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int) error
 		Named("modeldeployment").
 		For(&platformv1alpha1.ModelDeployment{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{},
-			deletionPredicate{}))).
+			predicates.DeletionStarted{}))).
 		Owns(&appsv1.Deployment{}).
 		Owns(&autoscalingv2.HorizontalPodAutoscaler{}).
 		Owns(&corev1.Service{}).
 		Owns(&corev1.ServiceAccount{}).
 		Owns(&policyv1.PodDisruptionBudget{}, builder.WithPredicates(specOrMetadataChanged{})).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.mapNamespace),
-			builder.WithPredicates(labelsChanged{})).
+			builder.WithPredicates(predicates.LabelsChanged{})).
 		// The tenant's scheduling policy is merged into the pods' placement.
 		Watches(&platformv1alpha1.Tenant{}, handler.EnqueueRequestsFromMapFunc(r.mapTenant),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
@@ -154,14 +155,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	return ctrl.Result{}, nil
 }
 
-// deletionPredicate passes the update that marks an object for deletion,
-// whether or not the API server bumped its generation for it.
-type deletionPredicate struct{ predicate.Funcs }
-
-func (deletionPredicate) Update(e event.UpdateEvent) bool {
-	return !e.ObjectNew.GetDeletionTimestamp().IsZero()
-}
-
 // specOrMetadataChanged passes creations, deletions and updates that change
 // the spec (generation), labels, annotations or owner references: the parts
 // of a child the operator owns. A PodDisruptionBudget's status, which changes
@@ -174,13 +167,4 @@ func (specOrMetadataChanged) Update(e event.UpdateEvent) bool {
 		!equality.Semantic.DeepEqual(o.GetLabels(), n.GetLabels()) ||
 		!equality.Semantic.DeepEqual(o.GetAnnotations(), n.GetAnnotations()) ||
 		!equality.Semantic.DeepEqual(o.GetOwnerReferences(), n.GetOwnerReferences())
-}
-
-// labelsChanged passes creations, deletions and label changes of a namespace
-// (the namespace cache holds managed namespaces only: a namespace becoming a
-// tenant namespace arrives as a creation).
-type labelsChanged struct{ predicate.Funcs }
-
-func (labelsChanged) Update(e event.UpdateEvent) bool {
-	return !equality.Semantic.DeepEqual(e.ObjectOld.GetLabels(), e.ObjectNew.GetLabels())
 }

@@ -57,7 +57,7 @@ func (r *Reconciler) deleteStale(ctx context.Context, namespace, tenant string, 
 		if keep[obj.GetName()] {
 			continue
 		}
-		if err := r.Client.Delete(ctx, obj); ignoreNotFound(err) != nil {
+		if err := r.Client.Delete(ctx, obj); client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("deleting %T %s/%s: %w", obj, namespace, obj.GetName(), err)
 		}
 	}

@@ -12,14 +12,12 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -27,6 +25,7 @@ import (
 
 	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
 	"github.com/tenantai/tenantai/internal/apply"
+	"github.com/tenantai/tenantai/internal/predicates"
 )
 
 // Finalizer lets the operator apply the deletion policy before a Tenant goes.
@@ -79,7 +78,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int) error
 		Named("tenant").
 		For(&platformv1alpha1.Tenant{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{},
-			deletionPredicate{}))).
+			predicates.DeletionStarted{}))).
 		Watches(&corev1.Namespace{}, byTenant).
 		Watches(&corev1.LimitRange{}, byTenant).
 		Watches(&corev1.Secret{}, byTenant).
@@ -88,7 +87,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int) error
 		Watches(&rbacv1.RoleBinding{}, byTenant).
 		// Only the presence of a ResourceQuota gates RBAC: its status, which
 		// changes with every pod, is not the Tenant's business.
-		Watches(&corev1.ResourceQuota{}, byTenant, builder.WithPredicates(presencePredicate{})).
+		Watches(&corev1.ResourceQuota{}, byTenant, builder.WithPredicates(predicates.LabelsChanged{})).
 		// Hostname claims are first come, first served across tenants, and the
 		// default priority is read from the PriorityClass.
 		Watches(&platformv1alpha1.Tenant{}, handler.EnqueueRequestsFromMapFunc(r.mapHostnameClaimants),
@@ -175,39 +174,3 @@ func (r *Reconciler) addFinalizer(ctx context.Context, tenant *platformv1alpha1.
 }
 
 func (r *Reconciler) applier() apply.Applier { return apply.Applier{Client: r.Client} }
-
-// deletionPredicate passes the update that marks a Tenant for deletion,
-// whether or not the API server bumped its generation for it.
-type deletionPredicate struct{ predicate.Funcs }
-
-func (deletionPredicate) Update(e event.UpdateEvent) bool {
-	return !e.ObjectNew.GetDeletionTimestamp().IsZero()
-}
-
-// presencePredicate passes creations and deletions, and updates that change
-// labels (an object entering or leaving the label-restricted cache).
-type presencePredicate struct{ predicate.Funcs }
-
-func (presencePredicate) Update(e event.UpdateEvent) bool {
-	return !labelsEqual(e.ObjectOld.GetLabels(), e.ObjectNew.GetLabels())
-}
-
-func labelsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if bv, ok := b[k]; !ok || bv != v {
-			return false
-		}
-	}
-	return true
-}
-
-// ignoreNotFound treats an object already gone as deleted.
-func ignoreNotFound(err error) error {
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	return err
-}

@@ -58,13 +58,13 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) error {
 	if t.Spec.DeletionPolicy == platformv1alpha1.DeletionDelete {
 		key := &corev1.Secret{}
 		key.Namespace, key.Name = platformv1alpha1.OperatorNamespace, naming.CanonicalKeySecret(t.Name)
-		if err := r.Client.Delete(ctx, key); ignoreNotFound(err) != nil {
+		if err := r.Client.Delete(ctx, key); client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("destroying data key %s/%s: %w", key.Namespace, key.Name, err)
 		}
 	}
 	patch := client.MergeFrom(t.DeepCopy())
 	controllerutil.RemoveFinalizer(t, Finalizer)
-	if err := r.Client.Patch(ctx, t, patch); ignoreNotFound(err) != nil {
+	if err := r.Client.Patch(ctx, t, patch); client.IgnoreNotFound(err) != nil {
 		return err
 	}
 	s.deleted = true
@@ -87,7 +87,7 @@ func (r *Reconciler) release(ctx context.Context, t *platformv1alpha1.Tenant, ns
 		if !ns.DeletionTimestamp.IsZero() {
 			return nil
 		}
-		if err := r.Client.Delete(ctx, ns, client.PropagationPolicy("Background")); ignoreNotFound(err) != nil {
+		if err := r.Client.Delete(ctx, ns, client.PropagationPolicy("Background")); client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("deleting namespace %s: %w", ns.Name, err)
 		}
 		return nil
@@ -114,7 +114,7 @@ func (r *Reconciler) revokeTenantBindings(ctx context.Context, namespace string)
 		if rb.RoleRef.Kind != "ClusterRole" || !naming.IsTenantRole(rb.RoleRef.Name) {
 			continue
 		}
-		if err := r.Client.Delete(ctx, rb); ignoreNotFound(err) != nil {
+		if err := r.Client.Delete(ctx, rb); client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("revoking RoleBinding %s/%s: %w", namespace, rb.Name, err)
 		}
 	}

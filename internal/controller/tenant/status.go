@@ -77,13 +77,7 @@ func (r *Reconciler) recordReadyTransition(s *scope) {
 		return
 	}
 	now := conditions.Get(s.tenant, platformv1alpha1.ConditionReady)
-	var was metav1.ConditionStatus
-	for _, c := range s.before.Conditions {
-		if c.Type == platformv1alpha1.ConditionReady {
-			was = c.Status
-		}
-	}
-	if now == nil || now.Status == was {
+	if now == nil || now.Status == conditions.StatusIn(s.before.Conditions, platformv1alpha1.ConditionReady) {
 		return
 	}
 	if now.Status == metav1.ConditionTrue {

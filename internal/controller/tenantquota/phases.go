@@ -133,7 +133,7 @@ func (r *Reconciler) computeTargets(_ context.Context, s *scope) (bool, error) {
 // exceeded lists the resources whose split sums past the total, with the sums.
 func exceeded(hard corev1.ResourceList, targets map[string]corev1.ResourceList) []string {
 	var out []string
-	for _, name := range sortedKeys(hard) {
+	for _, name := range quota.SortedNames(hard) {
 		sum := resource.Quantity{}
 		for _, list := range targets {
 			if q, ok := list[name]; ok {
@@ -331,13 +331,4 @@ func minList(a, b corev1.ResourceList) corev1.ResourceList {
 		out[name] = q.DeepCopy()
 	}
 	return out
-}
-
-func sortedKeys(list corev1.ResourceList) []corev1.ResourceName {
-	names := make([]corev1.ResourceName, 0, len(list))
-	for n := range list {
-		names = append(names, n)
-	}
-	sort.Slice(names, func(i, j int) bool { return names[i] < names[j] })
-	return names
 }

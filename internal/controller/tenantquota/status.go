@@ -12,6 +12,7 @@ import (
 
 	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
 	"github.com/tenantai/tenantai/internal/conditions"
+	"github.com/tenantai/tenantai/internal/quota"
 )
 
 // observe fills used, the per-namespace quotas and Exhausted from what was
@@ -35,7 +36,7 @@ func observe(s *scope) {
 	}
 	s.tq.Status.Used = used
 	var exhausted, over []string
-	for _, name := range sortedKeys(s.hard) {
+	for _, name := range quota.SortedNames(s.hard) {
 		limit, u := s.hard[name], used[name]
 		switch {
 		case u.Cmp(limit) > 0:
@@ -102,7 +103,7 @@ func (r *Reconciler) recordTransitions(s *scope) {
 	}
 	for _, condType := range []string{platformv1alpha1.ConditionReady, platformv1alpha1.TenantQuotaConditionExhausted} {
 		now := conditions.Get(s.tq, condType)
-		if now == nil || statusOf(s.before.Conditions, condType) == now.Status {
+		if now == nil || conditions.StatusIn(s.before.Conditions, condType) == now.Status {
 			continue
 		}
 		eventType := corev1.EventTypeNormal
@@ -111,13 +112,4 @@ func (r *Reconciler) recordTransitions(s *scope) {
 		}
 		r.Recorder.Eventf(s.tq, nil, eventType, now.Reason, "Reconcile", "%s", now.Message)
 	}
-}
-
-func statusOf(list []metav1.Condition, condType string) metav1.ConditionStatus {
-	for _, c := range list {
-		if c.Type == condType {
-			return c.Status
-		}
-	}
-	return ""
 }
