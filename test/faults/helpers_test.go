@@ -17,6 +17,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
@@ -65,11 +66,12 @@ func startManager(t *testing.T, env *testenv.Env, cfg manager.Config, f *faults)
 	if f == nil {
 		f = &faults{}
 	}
-	cfg.NewClient = f.newClient()
-	mgr, err := manager.New(env.OperatorConfig, cfg)
-	if err != nil {
-		t.Fatalf("building the manager: %v", err)
-	}
+	return startManagerWith(t, env.OperatorConfig, cfg, f)
+}
+
+// run starts mgr in the background with f's cancel wired to it.
+func run(t *testing.T, mgr ctrl.Manager, f *faults) *runningManager {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	f.mu.Lock()
 	f.cancel = cancel

@@ -41,14 +41,8 @@ func leaseHolder(env *testenv.Env, id string) func() string {
 func TestLeaderFailover(t *testing.T) {
 	env, g := setup(t)
 	inv := watchInvariants(t, env)
-	const lease = 2 * time.Second
-	cfg := managerConfig()
-	cfg.LeaderElection = true
-	cfg.LeaderElectionID = "faults-leader"
-	cfg.LeaderElectionNamespace = platformv1alpha1.OperatorNamespace
-	cfg.LeaseDuration = lease
-	cfg.RenewDeadline = 1500 * time.Millisecond
-	cfg.RetryPeriod = 200 * time.Millisecond
+	cfg := leaderConfig("faults-leader")
+	lease := cfg.LeaseDuration
 
 	first := startManager(t, env, cfg, &faults{only: "leader-"})
 	g.Eventually(leaseHolder(env, cfg.LeaderElectionID)).ShouldNot(gomega.BeEmpty())
