@@ -92,7 +92,26 @@ func (r *Reconciler) loadNamespaces(ctx context.Context, s *scope) (bool, error)
 		entry.Wanted = wanted
 		s.namespaces = append(s.namespaces, entry)
 	}
+	s.reserveMissing()
 	return true, nil
+}
+
+// reserveMissing keeps, in the Dynamic split, a share for every namespace
+// the Tenant declares but has not created yet. Handing that share to the
+// namespaces that already exist would force a shrink (and a wait for
+// kube-controller-manager to enforce it) the moment the next namespace
+// appears, which is the common case while a Tenant is being provisioned.
+// Reserving errs on the safe side: the sum of the existing quotas stays
+// below the total.
+func (s *scope) reserveMissing() {
+	if s.tq.Spec.Distribution.Mode == platformv1alpha1.DistributionStatic {
+		return // Static amounts are per entry already
+	}
+	for _, name := range s.missingNamespaces() {
+		s.namespaces = append(s.namespaces, quota.Namespace{Name: name})
+		s.reserved[name] = true
+	}
+	sort.Slice(s.namespaces, func(i, j int) bool { return s.namespaces[i].Name < s.namespaces[j].Name })
 }
 
 // computeTargets computes the split: Static as listed (refused when its sums
@@ -181,7 +200,7 @@ func (r *Reconciler) applyTargets(ctx context.Context, s *scope) (bool, error) {
 		return false, nil
 	}
 	for _, ns := range s.namespaces {
-		if ns.Frozen {
+		if ns.Frozen || s.reserved[ns.Name] {
 			continue
 		}
 		if err := r.write(ctx, s, ns.Name, s.targets[ns.Name], nil); err != nil {
@@ -234,11 +253,14 @@ func (s *scope) uncountedResources() []string {
 }
 
 // missingNamespaces are the Tenant's declared namespaces that do not exist
-// yet (or are not yet in the cache): the quota is not applied to them.
+// yet (or are not yet in the cache): the quota is not applied to them, and in
+// the Dynamic split their share is held in reserve.
 func (s *scope) missingNamespaces() []string {
 	seen := map[string]bool{}
 	for _, ns := range s.namespaces {
-		seen[ns.Name] = true
+		if !s.reserved[ns.Name] {
+			seen[ns.Name] = true
+		}
 	}
 	var missing []string
 	for _, e := range s.tenant.Spec.Namespaces {

@@ -19,6 +19,9 @@ type scope struct {
 	hard corev1.ResourceList
 	// namespaces are the tenant's namespaces with their quotas and use.
 	namespaces []quota.Namespace
+	// reserved are declared namespaces the Tenant has not created yet; in
+	// the Dynamic split they hold their share (see reserveMissing).
+	reserved map[string]bool
 	// quotas are the current ResourceQuotas by namespace.
 	quotas map[string]*corev1.ResourceQuota
 	// targets is the split to reach.
@@ -32,5 +35,5 @@ type scope struct {
 }
 
 func newScope(tq *platformv1alpha1.TenantQuota) *scope {
-	return &scope{tq: tq, before: tq.Status.DeepCopy(), quotas: map[string]*corev1.ResourceQuota{}}
+	return &scope{tq: tq, before: tq.Status.DeepCopy(), quotas: map[string]*corev1.ResourceQuota{}, reserved: map[string]bool{}}
 }

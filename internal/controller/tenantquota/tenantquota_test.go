@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
@@ -165,4 +166,23 @@ func TestStaticSplitExceedingHardStalls(t *testing.T) {
 	g.Eventually(enforced(env, "static-prod", "requests.nvidia.com/gpu")).Should(gomega.Equal("6/6"))
 	g.Eventually(enforced(env, "static-dev", "requests.nvidia.com/gpu")).Should(gomega.Equal("2/2"))
 	g.Eventually(quotaCondition(env, "static", platformv1alpha1.ConditionStalled)).Should(gomega.Equal("absent"))
+}
+
+// TestDynamicReservesMissingNamespaces: a declared namespace the Tenant
+// cannot create (its name is taken) keeps its share in reserve, so the
+// namespace that exists gets half the total, not all of it, and never has
+// to shrink when the other one appears; the quota says which namespace it
+// waits for.
+func TestDynamicReservesMissingNamespaces(t *testing.T) {
+	env, g := setup(t)
+	ctx := context.Background()
+	create(t, env, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "resv-b"}})
+	create(t, env, MakeTenantQuota("resv").Hard(corev1.ResourcePods, "6").Obj())
+	create(t, env, MakeTenant("resv").Namespaces("a", "b").QuotaPolicy(platformv1alpha1.QuotaOptional).Obj())
+	g.Eventually(enforced(env, "resv-a", corev1.ResourcePods)).Should(gomega.Equal("3/3"))
+	g.Eventually(quotaCondition(env, "resv", platformv1alpha1.TenantQuotaConditionQuotaApplied)).
+		Should(gomega.Equal("False/" + platformv1alpha1.TenantQuotaReasonWaitingForNamespaces))
+	g.Consistently(enforced(env, "resv-a", corev1.ResourcePods), "1s").Should(gomega.Equal("3/3"))
+	err := env.Admin.Get(ctx, client.ObjectKey{Namespace: "resv-b", Name: naming.ResourceQuota}, &corev1.ResourceQuota{})
+	g.Expect(apierrors.IsNotFound(err)).To(gomega.BeTrue(), "a quota was written into a namespace the tenant does not own: %v", err)
 }
