@@ -16,6 +16,9 @@ kwok_logs=${KWOK_WORKDIR:-$root/.cache/kwok}/clusters/$LOCAL_CLUSTER_NAME/logs
 operator_log=$root/.cache/local-cluster/$LOCAL_CLUSTER_NAME/operator.log
 
 kubectl() { "$KUBECTL" --kubeconfig "$KUBECONFIG_FILE" "$@"; }
+# The kubectl plugin (docs/kubectl-plugin.md), found by kubectl on PATH.
+# kubectl refuses flags before a plugin's name, so the kubeconfig goes last.
+kubectl_tenantai() { PATH="$root/bin:$PATH" "$KUBECTL" tenantai "$@" --kubeconfig "$KUBECONFIG_FILE"; }
 
 bold=$(tput bold 2>/dev/null || true)
 plain=$(tput sgr0 2>/dev/null || true)
@@ -115,6 +118,8 @@ hpa_utilization() { kubectl get hpa chat -n acme-prod -o jsonpath='{.status.curr
 deadline=$((SECONDS + 60))
 until [ -n "$(hpa_utilization)" ] || [ $SECONDS -ge $deadline ]; do sleep 2; done
 [ -n "$(hpa_utilization)" ] || echo "    (no metrics yet: see $kwok_logs/metrics-server.log)"
+step "build the kubectl plugin into bin/kubectl-tenantai"
+(cd "$root" && go build -o bin/kubectl-tenantai ./cmd/kubectl-tenantai)
 step "ready in $((SECONDS - demo_start))s; the tour:"
 
 section "1. Tenants, and the namespaces the operator made for them (Pod Security enforced)"
@@ -127,6 +132,9 @@ section "2. Quota use per tenant (TenantQuota = sum of one native ResourceQuota 
 kubectl get tenantquotas
 echo
 kubectl get resourcequotas -A -l platform.tenantai.io/tenant -o custom-columns='NAMESPACE:.metadata.namespace,GPU USED:.status.used.requests\.nvidia\.com/gpu,GPU HARD:.status.hard.requests\.nvidia\.com/gpu,CPU USED:.status.used.requests\.cpu,CPU HARD:.status.hard.requests\.cpu,PODS:.status.used.pods'
+echo
+echo "\$ kubectl tenantai quota acme    # the kubectl plugin: per resource and namespace, GPUs first"
+kubectl_tenantai quota acme
 
 section "3. Models, and their pods on the fake GPU nodes (kwok: no containers run)"
 kubectl get modeldeployments -A
@@ -157,8 +165,9 @@ kubectl get pods -n globex-prod --as alice@acme.example 2>&1 | head -n 3 || true
 section "Use it"
 cat <<EOF
   export KUBECONFIG=$KUBECONFIG_FILE
-  export PATH=$(dirname "$KUBECTL"):\$PATH   # the project's kubectl, matching the cluster
+  export PATH=$root/bin:$(dirname "$KUBECTL"):\$PATH   # the project's kubectl, matching the cluster, and its plugin
   kubectl get tenants,tenantquotas
+  kubectl tenantai tenants; kubectl tenantai quota globex; kubectl tenantai models -A   # docs/kubectl-plugin.md
   kubectl get modeldeployments,pods -n acme-prod -o wide
   kubectl -n acme-prod annotate pods -l platform.tenantai.io/model=chat kwok.x-k8s.io/usage-cpu=8   # emulate load
   kubectl get hpa -n acme-prod -w                                                                    # ...and watch the HPA

@@ -1,0 +1,105 @@
+// Package plugin implements kubectl-tenantai, the kubectl plugin that tells
+// tenant owners what they have and how much quota is left without reading
+// YAML: `tenants`, `quota <tenant>` and `models`, each as a table or as a
+// stable JSON/YAML document (docs/kubectl-plugin.md).
+package plugin
+
+import (
+	"time"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/duration"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
+)
+
+// Options are what the plugin needs from its caller.
+type Options struct {
+	// IOStreams are where tables, documents and warnings go.
+	IOStreams genericiooptions.IOStreams
+	// Now is the clock of the AGE column; nil means time.Now. Tests fix it so
+	// that a table can be compared whole.
+	Now func() time.Time
+}
+
+// cli holds one invocation's flags, shared by the subcommands.
+type cli struct {
+	opts   Options
+	flags  *genericclioptions.ConfigFlags
+	output string
+}
+
+// NewCommand returns the kubectl-tenantai root command with its subcommands.
+// The kubeconfig flags are kubectl's own (--kubeconfig, --context, -n, --as,
+// --as-group, ...), so the plugin reaches the cluster as kubectl would.
+func NewCommand(opts Options) *cobra.Command {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	c := &cli{opts: opts, flags: genericclioptions.NewConfigFlags(true)}
+	root := &cobra.Command{
+		Use:   "kubectl-tenantai",
+		Short: "Show tenantai tenants, their quota use and their models",
+		Long: "Show tenantai tenants, how much of each tenant's quota is used (GPUs first), " +
+			"and the state of ModelDeployments, as tables or as JSON/YAML documents.",
+		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl tenantai"},
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		// Refuse an unknown -o before reaching the cluster.
+		PersistentPreRunE: func(*cobra.Command, []string) error { return validateOutput(c.output) },
+	}
+	root.SetIn(opts.IOStreams.In)
+	root.SetOut(opts.IOStreams.Out)
+	root.SetErr(opts.IOStreams.ErrOut)
+	c.flags.AddFlags(root.PersistentFlags())
+	root.PersistentFlags().StringVarP(&c.output, "output", "o", outputTable,
+		"output format: json or yaml (default: a table)")
+	root.AddCommand(c.tenantsCommand(), c.quotaCommand(), c.modelsCommand())
+	// Define --help before cobra looks for the subcommand: otherwise it takes
+	// "--help --kubeconfig f" for a flag with a value and f for a command.
+	root.InitDefaultHelpFlag()
+	return root
+}
+
+// client returns a client for the cluster the kubeconfig flags select. API
+// server warnings go to stderr, as kubectl prints them.
+func (c *cli) client() (client.Client, error) {
+	cfg, err := c.flags.ToRESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	cfg = rest.CopyConfig(cfg)
+	cfg.UserAgent = "kubectl-tenantai"
+	cfg.WarningHandler = rest.NewWarningWriter(c.opts.IOStreams.ErrOut, rest.WarningWriterOptions{Deduplicate: true})
+	return client.New(cfg, client.Options{Scheme: newScheme()})
+}
+
+// newScheme knows the kinds the plugin reads: the tenantai API and
+// ResourceQuotas.
+func newScheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	// Both only register static types; they cannot fail.
+	_ = corev1.AddToScheme(s)
+	_ = platformv1alpha1.AddToScheme(s)
+	return s
+}
+
+// namespace is the namespace of -n, or else of the kubeconfig context;
+// explicit says whether -n was given.
+func (c *cli) namespace() (ns string, explicit bool, err error) {
+	return c.flags.ToRawKubeConfigLoader().Namespace()
+}
+
+// age is the AGE column of an object created at t, as kubectl prints it.
+func (c *cli) age(t time.Time) string {
+	if t.IsZero() {
+		return "<unknown>"
+	}
+	return duration.HumanDuration(c.opts.Now().Sub(t))
+}
