@@ -23,13 +23,31 @@ func main() {
 		"Elect a leader, so that only one replica reconciles at a time.")
 	flag.StringVar(&cfg.LeaderElectionNamespace, "leader-election-namespace", cfg.LeaderElectionNamespace,
 		"Namespace of the leader election Lease.")
+	flag.DurationVar(&cfg.LeaseDuration, "leader-elect-lease-duration", cfg.LeaseDuration,
+		"How long a standby waits before it takes over a Lease that is not renewed; 0 keeps the default (15s).")
+	flag.DurationVar(&cfg.RenewDeadline, "leader-elect-renew-deadline", cfg.RenewDeadline,
+		"How long the leader retries renewing its Lease before it gives up leadership and exits; 0 keeps the default (10s).")
+	flag.DurationVar(&cfg.RetryPeriod, "leader-elect-retry-period", cfg.RetryPeriod,
+		"How often candidates try to acquire or renew the Lease; 0 keeps the default (2s).")
 	flag.DurationVar(&cfg.SyncPeriod, "sync-period", cfg.SyncPeriod,
 		"Full resync period of the caches; drift is repaired from watches, so this is a safety net only.")
 	flag.IntVar(&cfg.MaxConcurrentReconciles, "max-concurrent-reconciles", cfg.MaxConcurrentReconciles,
 		"Reconciles run in parallel per controller.")
+	flag.BoolVar(&cfg.MetricsInsecure, "metrics-insecure", cfg.MetricsInsecure,
+		"Serve metrics over plain HTTP without authentication (only for an address bound to loopback).")
+	flag.StringVar(&cfg.PprofBindAddress, "pprof-bind-address", cfg.PprofBindAddress,
+		"Address of the net/http/pprof endpoint; empty disables it.")
+	flag.StringVar(&cfg.CostTeamLabel, "cost-team-label", cfg.CostTeamLabel,
+		"A further label key (e.g. team, OpenCost's team label) set to the tenant's name on tenant namespaces and model pods; empty (default) sets none. See docs/cost.md.")
+	var qps float64
+	flag.Float64Var(&qps, "kube-api-qps", float64(cfg.QPS),
+		"Client-side limit of requests per second to the API server; 0 (default) leaves it to the API server's Priority and Fairness.")
+	flag.IntVar(&cfg.Burst, "kube-api-burst", cfg.Burst,
+		"Client-side burst of requests to the API server.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
+	cfg.QPS = float32(qps)
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
 

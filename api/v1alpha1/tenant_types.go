@@ -23,6 +23,9 @@ const (
 	TenantReasonWaitingForQuota = "WaitingForQuota"
 	// TenantReasonHostnameConflict: another tenant already claims a hostname.
 	TenantReasonHostnameConflict = "HostnameConflict"
+	// TenantReasonNamespaceTerminating: a declared namespace is still being
+	// deleted; it is recreated once it is gone.
+	TenantReasonNamespaceTerminating = "NamespaceTerminating"
 )
 
 // SubjectKind is the kind of a principal bound to a tenant role.

@@ -88,6 +88,15 @@ func Summary(obj platformv1alpha1.ObjectWithConditions, readyMessage string, typ
 	True(obj, platformv1alpha1.ConditionReady, platformv1alpha1.ReasonReconciled, readyMessage)
 }
 
+// StalledReason returns the reason of Stalled in a list when it is True, or
+// "": for telling a new or changed stall from one already reported.
+func StalledReason(list []metav1.Condition) string {
+	if c := meta.FindStatusCondition(list, platformv1alpha1.ConditionStalled); c != nil && c.Status == metav1.ConditionTrue {
+		return c.Reason
+	}
+	return ""
+}
+
 // StatusIn returns the status of a condition in a list, or "" when absent:
 // for comparing a status read at the start of a reconcile with the new one.
 func StatusIn(list []metav1.Condition, condType string) metav1.ConditionStatus {

@@ -11,7 +11,11 @@ import (
 // controllers lists the setup function of each tenantai controller. Tests and
 // the deployed operator register the same list.
 var controllers = []func(ctrl.Manager, Config) error{
-	func(mgr ctrl.Manager, c Config) error { return tenant.Setup(mgr, c.MaxConcurrentReconciles) },
-	func(mgr ctrl.Manager, c Config) error { return modeldeployment.Setup(mgr, c.MaxConcurrentReconciles) },
+	func(mgr ctrl.Manager, c Config) error {
+		return tenant.Setup(mgr, c.MaxConcurrentReconciles, c.CostTeamLabel)
+	},
+	func(mgr ctrl.Manager, c Config) error {
+		return modeldeployment.Setup(mgr, c.MaxConcurrentReconciles, c.CostTeamLabel)
+	},
 	func(mgr ctrl.Manager, c Config) error { return tenantquota.Setup(mgr, c.MaxConcurrentReconciles) },
 }

@@ -23,8 +23,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
+	tenantaimetrics "github.com/tenantai/tenantai/internal/metrics"
 )
 
 // NewScheme returns a scheme with the Kubernetes kinds and tenantai's kinds.
@@ -54,6 +56,24 @@ type Config struct {
 	SyncPeriod time.Duration
 	// MaxConcurrentReconciles per controller.
 	MaxConcurrentReconciles int
+	// QPS and Burst limit the operator's client-side request rate; zero
+	// keeps the rest.Config's own values, which for a deployed operator
+	// (ctrl.GetConfig) means no client-side limit: the API server's Priority
+	// and Fairness queues the operator's requests fairly instead, which is
+	// what lets provisioning run at the API server's pace (see
+	// docs/benchmarks.md). A negative QPS also disables the limit.
+	QPS   float32
+	Burst int
+	// MetricsInsecure serves metrics over plain HTTP without authentication,
+	// for a metrics address bound to loopback (benchmarks, local runs).
+	MetricsInsecure bool
+	// PprofBindAddress serves net/http/pprof; empty disables it.
+	PprofBindAddress string
+	// CostTeamLabel, when set, is a label key (e.g. "team", OpenCost's team
+	// label) that the operator also sets to the tenant's name on tenant
+	// namespaces and ModelDeployment pod templates, beside the tenant label.
+	// Empty (the default) sets no such label. See docs/cost.md.
+	CostTeamLabel string
 	// NewClient, when set, builds the manager's client (tests wrap it to
 	// count writes).
 	NewClient client.NewClientFunc
@@ -113,6 +133,9 @@ func CacheOptions(syncPeriod time.Duration) cache.Options {
 // New returns a manager with tenantai's scheme and caches and all of its
 // controllers registered.
 func New(cfg *rest.Config, c Config) (ctrl.Manager, error) {
+	if err := validateCostTeamLabel(c.CostTeamLabel); err != nil {
+		return nil, err
+	}
 	opts := ctrl.Options{
 		Scheme:                  NewScheme(),
 		Cache:                   CacheOptions(c.SyncPeriod),
@@ -134,7 +157,17 @@ func New(cfg *rest.Config, c Config) (ctrl.Manager, error) {
 	if c.RetryPeriod > 0 {
 		opts.RetryPeriod = &c.RetryPeriod
 	}
-	opts.Metrics = metricsOptions(c.MetricsBindAddress)
+	opts.Metrics = metricsOptions(c.MetricsBindAddress, c.MetricsInsecure)
+	opts.PprofBindAddress = c.PprofBindAddress
+	if c.QPS != 0 || c.Burst != 0 {
+		cfg = rest.CopyConfig(cfg)
+		if c.QPS != 0 {
+			cfg.QPS = c.QPS
+		}
+		if c.Burst != 0 {
+			cfg.Burst = c.Burst
+		}
+	}
 	if c.NewClient != nil {
 		opts.NewClient = c.NewClient
 	}
@@ -143,6 +176,9 @@ func New(cfg *rest.Config, c Config) (ctrl.Manager, error) {
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}
 	if err := SetupControllers(mgr, c); err != nil {
+		return nil, err
+	}
+	if err := tenantaimetrics.AddToManager(mgr, ctrlmetrics.Registry); err != nil {
 		return nil, err
 	}
 	return mgr, nil

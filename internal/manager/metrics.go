@@ -8,9 +8,12 @@ import (
 // metricsOptions serves metrics over HTTPS, readable only by callers that the
 // API server authenticates and authorizes (the metrics-reader ClusterRole).
 // An address of "0" disables the endpoint (tests).
-func metricsOptions(addr string) metricsserver.Options {
+func metricsOptions(addr string, insecure bool) metricsserver.Options {
 	if addr == "0" || addr == "" {
 		return metricsserver.Options{BindAddress: "0"}
+	}
+	if insecure {
+		return metricsserver.Options{BindAddress: addr}
 	}
 	return metricsserver.Options{
 		BindAddress:    addr,

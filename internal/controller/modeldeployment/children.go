@@ -130,7 +130,7 @@ func (r *Reconciler) ensure(ctx context.Context, s *scope, desired client.Object
 	if err != nil {
 		return err
 	}
-	if result == apply.Updated && s.reconciled() {
+	if s.repaired(result) {
 		r.recordDrift(s, desired)
 	}
 	return nil
@@ -139,14 +139,14 @@ func (r *Reconciler) ensure(ctx context.Context, s *scope, desired client.Object
 func (r *Reconciler) applier() apply.Applier { return apply.Applier{Client: r.Client} }
 
 // recordDrift emits an Event when a child had to be repaired although the
-// ModelDeployment's generation was already reconciled: someone edited it
-// (scaling a model Deployment directly is reverted this way: scale the
+// ModelDeployment's generation was already reconciled: someone edited or
+// deleted it (scaling a model Deployment directly is reverted this way: scale the
 // ModelDeployment instead).
 func (r *Reconciler) recordDrift(s *scope, obj client.Object) {
 	if r.Recorder == nil {
 		return
 	}
-	r.Recorder.Eventf(s.md, obj, corev1.EventTypeWarning, "DriftRepaired", "Repair",
+	r.Recorder.Eventf(s.md, obj, corev1.EventTypeWarning, platformv1alpha1.EventReasonDriftRepaired, platformv1alpha1.EventActionRepair,
 		"restored %s %s to its declared state", kindOf(obj), obj.GetName())
 }
 

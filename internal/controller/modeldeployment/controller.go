@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -26,6 +27,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
+	"github.com/tenantai/tenantai/internal/events"
+	"github.com/tenantai/tenantai/internal/metrics"
 	"github.com/tenantai/tenantai/internal/predicates"
 )
 
@@ -59,6 +62,13 @@ type Reconciler struct {
 	// name without the managed-by label is invisible to the cache.
 	APIReader client.Reader
 	Recorder  recorder.EventRecorder
+	// CostTeamLabel, when set, is a further label key set to the tenant's
+	// name on the pod templates, for cost tools that aggregate pods by a team
+	// label (OpenCost's "team"); the tenant label itself is always set.
+	CostTeamLabel string
+	// written remembers the conditions last written per ModelDeployment, so
+	// that a pass reading a stale cache records no transition twice.
+	written events.Written
 	// phases are run in order; see phases.go.
 	phases []phase
 }
@@ -127,6 +137,9 @@ func (r *Reconciler) mapTenant(ctx context.Context, tenant client.Object) []reco
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	md := &platformv1alpha1.ModelDeployment{}
 	if err := r.Client.Get(ctx, req.NamespacedName, md); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.written.Forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !md.DeletionTimestamp.IsZero() {
@@ -138,6 +151,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	defer func() {
 		retErr = errors.Join(retErr, r.patchStatus(ctx, s, retErr))
 		result = s.result(retErr)
+		metrics.ObserveReconcile(metrics.KindModelDeployment, md, retErr)
 	}()
 
 	for _, p := range r.phases {

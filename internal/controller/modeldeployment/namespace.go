@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -52,6 +53,19 @@ func (r *Reconciler) renderChildren(_ context.Context, s *scope) error {
 		s.stallTerminal(platformv1alpha1.ReasonInvalidSpec, err.Error())
 		return nil
 	}
+	if r.CostTeamLabel != "" {
+		labelPods(desired, r.CostTeamLabel, s.tenant)
+	}
 	s.desired = desired
 	return nil
+}
+
+// labelPods adds a label to the pod template of every Deployment. It is in
+// no selector: setting it rolls the pods out once and changes nothing else.
+func labelPods(c *children, key, value string) {
+	for _, d := range []*appsv1.Deployment{c.stable, c.canary} {
+		if d != nil {
+			d.Spec.Template.Labels[key] = value
+		}
+	}
 }

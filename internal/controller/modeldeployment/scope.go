@@ -7,6 +7,8 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
+	"github.com/tenantai/tenantai/internal/apply"
+	"github.com/tenantai/tenantai/internal/conditions"
 )
 
 // scope is what the phases of one reconcile share.
@@ -70,6 +72,21 @@ func (s *scope) requeue(d time.Duration) {
 // reconciled before this pass: a change found now is drift, not new work.
 func (s *scope) reconciled() bool {
 	return s.before.ObservedGeneration == s.md.Generation
+}
+
+// repaired reports whether applying a child repaired drift: the generation
+// was already reconciled and the child had been edited, or deleted. A child
+// created after a stalled pass is not a repair: the stall (a conflicting
+// object, a namespace not yet a tenant's) kept it from being created before.
+func (s *scope) repaired(result apply.Result) bool {
+	switch result {
+	case apply.Updated:
+		return s.reconciled()
+	case apply.Created:
+		return s.reconciled() && conditions.StalledReason(s.before.Conditions) == ""
+	default:
+		return false
+	}
 }
 
 func (s *scope) result(err error) ctrl.Result {

@@ -317,7 +317,8 @@ func (r *Reconciler) patchStatus(ctx context.Context, s *scope, reconcileErr err
 	if equality.Semantic.DeepEqual(*s.before, md.Status) {
 		return nil
 	}
-	r.recordReadyTransition(s)
+	r.recordReadyTransition(s, r.written.Before(md, s.before.Conditions))
+	r.written.Remember(md, md.Status.Conditions)
 	original := md.DeepCopy()
 	original.Status = *s.before
 	if err := r.Client.Status().Patch(ctx, md, client.MergeFrom(original), client.FieldOwner(platformv1alpha1.FieldManager)); err != nil {
@@ -329,14 +330,15 @@ func (r *Reconciler) patchStatus(ctx context.Context, s *scope, reconcileErr err
 // recordReadyTransition records an Event when Ready changes: Normal when it
 // becomes True, Warning when it stops being True or turns to a reason a user
 // must act on (a stall, a quota refusal). A ModelDeployment whose pods are
-// still starting is no news.
-func (r *Reconciler) recordReadyTransition(s *scope) {
+// still starting is no news. Transitions are from before, the conditions last
+// written, so a pass reading a stale cache records nothing twice.
+func (r *Reconciler) recordReadyTransition(s *scope, before []metav1.Condition) {
 	if r.Recorder == nil {
 		return
 	}
 	now := conditions.Get(s.md, platformv1alpha1.ConditionReady)
 	var was metav1.Condition
-	for _, c := range s.before.Conditions {
+	for _, c := range before {
 		if c.Type == platformv1alpha1.ConditionReady {
 			was = c
 		}
@@ -345,10 +347,10 @@ func (r *Reconciler) recordReadyTransition(s *scope) {
 		return
 	}
 	if now.Status == metav1.ConditionTrue {
-		r.Recorder.Eventf(s.md, nil, corev1.EventTypeNormal, "Ready", "Reconcile", "%s", now.Message)
+		r.Recorder.Eventf(s.md, nil, corev1.EventTypeNormal, platformv1alpha1.EventReasonReady, platformv1alpha1.EventActionReconcile, "%s", now.Message)
 		return
 	}
 	if was.Status == metav1.ConditionTrue || s.stall != nil || now.Reason == platformv1alpha1.ModelReasonQuotaExceeded {
-		r.Recorder.Eventf(s.md, nil, corev1.EventTypeWarning, now.Reason, "Reconcile", "%s", now.Message)
+		r.Recorder.Eventf(s.md, nil, corev1.EventTypeWarning, now.Reason, platformv1alpha1.EventActionReconcile, "%s", now.Message)
 	}
 }

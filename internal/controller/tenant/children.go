@@ -37,7 +37,7 @@ func (r *Reconciler) recordDrift(s *scope, kind, name, what string) {
 	if !s.reconciled() || r.Recorder == nil {
 		return
 	}
-	r.Recorder.Eventf(s.tenant, nil, corev1.EventTypeWarning, "DriftRepaired", "Repair",
+	r.Recorder.Eventf(s.tenant, nil, corev1.EventTypeWarning, platformv1alpha1.EventReasonDriftRepaired, platformv1alpha1.EventActionRepair,
 		"restored %s %s (%s) to its declared state", kind, name, what)
 }
 

@@ -12,6 +12,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -25,6 +26,8 @@ import (
 
 	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
 	"github.com/tenantai/tenantai/internal/apply"
+	"github.com/tenantai/tenantai/internal/events"
+	"github.com/tenantai/tenantai/internal/metrics"
 	"github.com/tenantai/tenantai/internal/predicates"
 )
 
@@ -56,6 +59,13 @@ type Reconciler struct {
 	APIReader client.Reader
 	Recorder  recorder.EventRecorder
 	Clock     clock.PassiveClock
+	// CostTeamLabel, when set, is a further label key set to the tenant's
+	// name on its namespaces, for cost tools that aggregate by a team label
+	// (OpenCost's "team"); the tenant label itself is always set.
+	CostTeamLabel string
+	// written remembers the conditions last written per Tenant, so that a
+	// pass reading a stale cache records no transition twice.
+	written events.Written
 	// phases are run in order; see phases.go.
 	phases []phase
 }
@@ -139,12 +149,16 @@ func mapByTenantLabel(_ context.Context, obj client.Object) []reconcile.Request 
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	tenant := &platformv1alpha1.Tenant{}
 	if err := r.Client.Get(ctx, req.NamespacedName, tenant); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.written.Forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	s := newScope(tenant, r.Clock.Now())
 	defer func() {
 		retErr = errors.Join(retErr, r.patchStatus(ctx, s, retErr))
 		result = s.result(retErr)
+		metrics.ObserveReconcile(metrics.KindTenant, tenant, retErr)
 	}()
 
 	if !tenant.DeletionTimestamp.IsZero() {

@@ -129,7 +129,7 @@ func (r *Reconciler) rotateKeyIfDue(ctx context.Context, s *scope, secret *corev
 		return nil, fmt.Errorf("rotating data key %s/%s: %w", secret.Namespace, secret.Name, err)
 	}
 	if r.Recorder != nil {
-		r.Recorder.Eventf(s.tenant, nil, corev1.EventTypeNormal, "KeyRotated", "Rotate",
+		r.Recorder.Eventf(s.tenant, nil, corev1.EventTypeNormal, platformv1alpha1.EventReasonKeyRotated, platformv1alpha1.EventActionRotate,
 			"data key rotated to version %d", version+1)
 	}
 	s.requeue(period)

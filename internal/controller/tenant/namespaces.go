@@ -64,7 +64,11 @@ func desiredNamespace(t *platformv1alpha1.Tenant, entry platformv1alpha1.TenantN
 // repairs the labels of the tenant's namespaces.
 func (r *Reconciler) reconcileNamespaces(ctx context.Context, s *scope) error {
 	for _, entry := range s.tenant.Spec.Namespaces {
-		if err := r.reconcileNamespace(ctx, s, desiredNamespace(s.tenant, entry)); err != nil {
+		desired := desiredNamespace(s.tenant, entry)
+		if r.CostTeamLabel != "" {
+			desired.Labels[r.CostTeamLabel] = s.tenant.Name
+		}
+		if err := r.reconcileNamespace(ctx, s, desired); err != nil {
 			return err
 		}
 	}
@@ -137,7 +141,7 @@ func (r *Reconciler) setNamespacesCondition(s *scope) {
 		conditions.False(t, platformv1alpha1.TenantConditionNamespacesReady, platformv1alpha1.TenantReasonNamespaceConflict, msg)
 		s.requeue(conflictRecheck)
 	case len(s.terminating) > 0:
-		conditions.False(t, platformv1alpha1.TenantConditionNamespacesReady, "NamespaceTerminating",
+		conditions.False(t, platformv1alpha1.TenantConditionNamespacesReady, platformv1alpha1.TenantReasonNamespaceTerminating,
 			fmt.Sprintf("namespace %s is being deleted; it is recreated once it is gone", strings.Join(s.terminating, ", ")))
 		s.requeue(terminatingRecheck)
 	default:

@@ -63,7 +63,8 @@ func (r *Reconciler) patchStatus(ctx context.Context, s *scope, reconcileErr err
 	if equality.Semantic.DeepEqual(*s.before, t.Status) {
 		return nil
 	}
-	r.recordReadyTransition(s)
+	r.recordReadyTransition(s, r.written.Before(t, s.before.Conditions))
+	r.written.Remember(t, t.Status.Conditions)
 	original := t.DeepCopy()
 	original.Status = *s.before
 	if err := r.Client.Status().Patch(ctx, t, client.MergeFrom(original), client.FieldOwner(platformv1alpha1.FieldManager)); err != nil {
@@ -72,17 +73,28 @@ func (r *Reconciler) patchStatus(ctx context.Context, s *scope, reconcileErr err
 	return nil
 }
 
-func (r *Reconciler) recordReadyTransition(s *scope) {
+// recordReadyTransition records an Event when Ready changes status, and when
+// a stall (NamespaceConflict, HostnameConflict) begins or changes reason while
+// Ready stays False: refused work is news even if the tenant was not Ready.
+// Only transitions from was, the conditions last written, are recorded, never
+// one Event per reconcile.
+func (r *Reconciler) recordReadyTransition(s *scope, was []metav1.Condition) {
 	if r.Recorder == nil {
 		return
 	}
 	now := conditions.Get(s.tenant, platformv1alpha1.ConditionReady)
-	if now == nil || now.Status == conditions.StatusIn(s.before.Conditions, platformv1alpha1.ConditionReady) {
+	if now == nil {
 		return
 	}
-	if now.Status == metav1.ConditionTrue {
-		r.Recorder.Eventf(s.tenant, nil, corev1.EventTypeNormal, "Ready", "Reconcile", "%s", now.Message)
-		return
+	statusChanged := now.Status != conditions.StatusIn(was, platformv1alpha1.ConditionReady)
+	stall := conditions.StalledReason(s.tenant.Status.Conditions)
+	stallChanged := stall != "" && stall != conditions.StalledReason(was)
+	switch {
+	case now.Status == metav1.ConditionTrue && statusChanged:
+		r.Recorder.Eventf(s.tenant, nil, corev1.EventTypeNormal, platformv1alpha1.EventReasonReady,
+			platformv1alpha1.EventActionReconcile, "%s", now.Message)
+	case now.Status != metav1.ConditionTrue && (statusChanged || stallChanged):
+		r.Recorder.Eventf(s.tenant, nil, corev1.EventTypeWarning, now.Reason,
+			platformv1alpha1.EventActionReconcile, "%s", now.Message)
 	}
-	r.Recorder.Eventf(s.tenant, nil, corev1.EventTypeWarning, now.Reason, "Reconcile", "%s", now.Message)
 }

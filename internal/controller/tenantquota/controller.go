@@ -10,6 +10,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -22,6 +23,8 @@ import (
 
 	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
 	"github.com/tenantai/tenantai/internal/apply"
+	"github.com/tenantai/tenantai/internal/events"
+	"github.com/tenantai/tenantai/internal/metrics"
 )
 
 // Finalizer lets the operator remove the tenant's ResourceQuotas when its
@@ -48,6 +51,9 @@ const uncountedRecheck = 5 * time.Second
 type Reconciler struct {
 	Client   client.Client
 	Recorder recorder.EventRecorder
+	// written remembers the conditions last written per TenantQuota, so that
+	// a pass reading a stale cache records no transition twice.
+	written events.Written
 }
 
 // Setup registers the TenantQuota controller with a manager.
@@ -98,6 +104,9 @@ func (r *Reconciler) mapModelDeployment(ctx context.Context, obj client.Object) 
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	tq := &platformv1alpha1.TenantQuota{}
 	if err := r.Client.Get(ctx, req.NamespacedName, tq); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.written.Forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	s := newScope(tq)
@@ -106,6 +115,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		if retErr == nil {
 			result = ctrl.Result{RequeueAfter: s.requeueAfter}
 		}
+		metrics.ObserveReconcile(metrics.KindTenantQuota, tq, retErr)
 	}()
 	if !tq.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, r.reconcileDelete(ctx, s)

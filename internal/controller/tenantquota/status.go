@@ -91,25 +91,48 @@ func (r *Reconciler) patchStatus(ctx context.Context, s *scope, reconcileErr err
 	if equality.Semantic.DeepEqual(*s.before, s.tq.Status) {
 		return nil
 	}
-	r.recordTransitions(s)
+	r.recordTransitions(s, r.written.Before(s.tq, s.before.Conditions))
+	r.written.Remember(s.tq, s.tq.Status.Conditions)
 	original := s.tq.DeepCopy()
 	original.Status = *s.before
 	return client.IgnoreNotFound(r.Client.Status().Patch(ctx, s.tq, client.MergeFrom(original)))
 }
 
-func (r *Reconciler) recordTransitions(s *scope) {
+// recordTransitions records an Event when Ready or Exhausted changes status,
+// and when a stall (StaticSplitExceedsHard) begins while Ready is already
+// False: refused work is news even if the quota was not Ready. Only
+// transitions from was, the conditions last written, are recorded, never one
+// Event per reconcile.
+func (r *Reconciler) recordTransitions(s *scope, was []metav1.Condition) {
 	if r.Recorder == nil {
 		return
 	}
-	for _, condType := range []string{platformv1alpha1.ConditionReady, platformv1alpha1.TenantQuotaConditionExhausted} {
-		now := conditions.Get(s.tq, condType)
-		if now == nil || conditions.StatusIn(s.before.Conditions, condType) == now.Status {
-			continue
-		}
-		eventType := corev1.EventTypeNormal
-		if (condType == platformv1alpha1.ConditionReady) != (now.Status == metav1.ConditionTrue) {
-			eventType = corev1.EventTypeWarning
-		}
-		r.Recorder.Eventf(s.tq, nil, eventType, now.Reason, "Reconcile", "%s", now.Message)
+	r.recordReady(s, was)
+	now := conditions.Get(s.tq, platformv1alpha1.TenantQuotaConditionExhausted)
+	if now == nil || conditions.StatusIn(was, now.Type) == now.Status {
+		return
+	}
+	eventType := corev1.EventTypeNormal
+	if now.Status == metav1.ConditionTrue {
+		eventType = corev1.EventTypeWarning
+	}
+	r.Recorder.Eventf(s.tq, nil, eventType, now.Reason, platformv1alpha1.EventActionReconcile, "%s", now.Message)
+}
+
+func (r *Reconciler) recordReady(s *scope, was []metav1.Condition) {
+	now := conditions.Get(s.tq, platformv1alpha1.ConditionReady)
+	if now == nil {
+		return
+	}
+	statusChanged := now.Status != conditions.StatusIn(was, platformv1alpha1.ConditionReady)
+	stall := conditions.StalledReason(s.tq.Status.Conditions)
+	stallChanged := stall != "" && stall != conditions.StalledReason(was)
+	switch {
+	case now.Status == metav1.ConditionTrue && statusChanged:
+		r.Recorder.Eventf(s.tq, nil, corev1.EventTypeNormal, platformv1alpha1.EventReasonReady,
+			platformv1alpha1.EventActionReconcile, "%s", now.Message)
+	case now.Status != metav1.ConditionTrue && (statusChanged || stallChanged):
+		r.Recorder.Eventf(s.tq, nil, corev1.EventTypeWarning, now.Reason,
+			platformv1alpha1.EventActionReconcile, "%s", now.Message)
 	}
 }
