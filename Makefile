@@ -12,8 +12,11 @@ K8S_BIN := $(LOCALBIN)/k8s/$(KUBE_VERSION)
 
 CONTROLLER_TOOLS_VERSION := v0.23.0
 GOLANGCI_LINT_VERSION := v2.15.0
+# The version in hack/tools/helm/go.mod; tests find bin/helm-<that version>.
+HELM_VERSION := v4.3.1
 CONTROLLER_GEN := $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 GOLANGCI_LINT := $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+HELM := $(LOCALBIN)/helm-$(HELM_VERSION)
 
 # A KUBEBUILDER_ASSETS set by the user wins; otherwise the binaries built here.
 KUBEBUILDER_ASSETS ?= $(K8S_BIN)
@@ -58,11 +61,11 @@ lint-fix: $(GOLANGCI_LINT) ## Run golangci-lint and apply its fixes.
 	$(GOLANGCI_LINT) run --fix ./...
 
 .PHONY: verify
-verify: manifests generate ## Fail when generated files or go.mod are stale.
+verify: manifests generate build-installer ## Fail when generated files (api, config, dist) or go.mod are stale.
 	go mod tidy
-	@if [ -n "$$(git status --porcelain -- api config go.mod go.sum)" ]; then \
-		echo "generated files are stale; run 'make manifests generate' and 'go mod tidy', then commit:"; \
-		git status --porcelain -- api config go.mod go.sum; git --no-pager diff --stat -- api config go.mod go.sum; exit 1; fi
+	@if [ -n "$$(git status --porcelain -- api config dist go.mod go.sum)" ]; then \
+		echo "generated files are stale; run 'make manifests generate build-installer' and 'go mod tidy', then commit:"; \
+		git status --porcelain -- api config dist go.mod go.sum; git --no-pager diff --stat -- api config dist go.mod go.sum; exit 1; fi
 
 ##@ Test
 
@@ -73,7 +76,7 @@ envtest-assets: ## Build kube-apiserver, etcd, kubectl and kube-controller-manag
 	else echo "using KUBEBUILDER_ASSETS=$(KUBEBUILDER_ASSETS)"; fi
 
 .PHONY: test
-test: manifests generate envtest-assets ## Run unit and envtest suites.
+test: manifests generate envtest-assets helm-lint ## Run unit and envtest suites (and lint the Helm chart).
 	go test $(GO_TEST_FLAGS) -timeout $(TEST_TIMEOUT) ./...
 
 .PHONY: test-security
@@ -90,18 +93,37 @@ test-negative-controls: envtest-assets ## Prove tests fail when the guarantee th
 	@echo "ok: TestOrderingInvariant fails against the reordered operator, on the invariant"
 
 .PHONY: test-unit
-test-unit: ## Run tests that need no API server.
+test-unit: $(HELM) ## Run tests that need no API server (the chart's rendering tests need helm).
 	go test $(GO_TEST_FLAGS) -short ./...
 
 ##@ Build
 
 .PHONY: build
-build: manifests generate ## Build the manager binary.
+build: manifests generate build-plugin ## Build the manager binary and the kubectl plugin.
 	go build -o $(LOCALBIN)/manager ./cmd
+
+.PHONY: build-plugin
+build-plugin: ## Build the kubectl plugin into bin/kubectl-tenantai (bin/ on PATH: kubectl tenantai ...).
+	go build -o $(LOCALBIN)/kubectl-tenantai ./cmd/kubectl-tenantai
 
 .PHONY: run
 run: manifests generate ## Run the manager against the current kubeconfig.
 	go run ./cmd
+
+.PHONY: build-installer
+build-installer: manifests chart ## Render dist/install.yaml (image IMG) and the chart's generated templates from config/.
+	KUBECTL=$(K8S_BIN)/kubectl hack/build-installer.sh $(IMG)
+
+.PHONY: chart
+chart: manifests envtest-assets ## Generate the Helm chart's CRD, RBAC and policy templates (dist/chart) from config/.
+	KUBECTL=$(K8S_BIN)/kubectl hack/gen-chart.sh
+
+.PHONY: helm-lint
+helm-lint: $(HELM) ## Lint the Helm chart and render it with default and non-default values.
+	$(HELM) lint --strict --namespace tenantai-system dist/chart
+	$(HELM) lint --strict --namespace tenantai-system --values dist/chart/ci/full-values.yaml dist/chart
+	$(HELM) template tenantai dist/chart --namespace tenantai-system >/dev/null
+	$(HELM) template tenantai dist/chart --namespace tenantai-system --values dist/chart/ci/full-values.yaml >/dev/null
 
 .PHONY: docker-build
 docker-build: ## Build the manager image (needs a container engine).
@@ -109,6 +131,7 @@ docker-build: ## Build the manager image (needs a container engine).
 
 include hack/make/local.mk
 include hack/make/faults.mk
+include hack/make/bench.mk
 
 ##@ Tools
 
@@ -120,5 +143,13 @@ $(GOLANGCI_LINT): hack/tools/golangci-lint/go.mod
 	@mkdir -p $(LOCALBIN)
 	cd hack/tools/golangci-lint && go build -trimpath -o $@ github.com/golangci/golangci-lint/v2/cmd/golangci-lint
 
+$(HELM): hack/tools/helm/go.mod
+	@mkdir -p $(LOCALBIN)
+	cd hack/tools/helm && CGO_ENABLED=0 go build -trimpath \
+		-ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$(HELM_VERSION)" -o $@ helm.sh/helm/v4/cmd/helm
+
+.PHONY: helm
+helm: $(HELM) ## Build the pinned helm into bin/.
+
 .PHONY: tools
-tools: $(CONTROLLER_GEN) $(GOLANGCI_LINT) ## Build the pinned tools into bin/.
+tools: $(CONTROLLER_GEN) $(GOLANGCI_LINT) $(HELM) ## Build the pinned tools into bin/.

@@ -23,6 +23,6 @@ demo-down: ## Stop the demo's operator and delete its local cluster.
 	$(LOCAL_CLUSTER) down
 
 .PHONY: test-e2e
-test-e2e: manifests generate local-cluster-assets ## Run the end-to-end suite on a local cluster (test/e2e).
+test-e2e: manifests generate build-installer $(HELM) local-cluster-assets ## Run the end-to-end suite on a local cluster (test/e2e).
 	E2E_CLUSTER=$(E2E_CLUSTER) go test -tags e2e -count=1 -v -timeout $(E2E_TIMEOUT) ./test/e2e/ \
 		-ginkgo.timeout=$(E2E_TIMEOUT) $(E2E_FLAGS)

@@ -36,8 +36,13 @@ type Options struct {
 	// ExtraControllers are further kube-controller-manager controllers, e.g.
 	// "deployment,replicaset" to have pods created from Deployments.
 	ExtraControllers string
-	// SkipCRDs leaves the CRDs out (for tests of the install path itself).
-	SkipCRDs bool
+	// SkipInstall leaves the API server empty: no CRDs, operator namespace,
+	// RBAC or admission policies, for tests that install tenantai
+	// themselves (dist/install.yaml, the Helm chart).
+	SkipInstall bool
+	// APIServerFlags are extra kube-apiserver flags (name without dashes),
+	// e.g. an audit policy for benchmarks.
+	APIServerFlags map[string]string
 	// Setup runs once the environment is up (e.g. to start the manager); the
 	// function it returns runs before the environment stops.
 	Setup func(*Env) (func(), error)
@@ -77,8 +82,11 @@ func Start(opts Options) (*Env, error) {
 		ErrorIfCRDPathMissing: true,
 		Scheme:                manager.NewScheme(),
 	}
-	if !opts.SkipCRDs {
+	if !opts.SkipInstall {
 		te.CRDDirectoryPaths = []string{filepath.Join(root, "config", "crd", "bases")}
+	}
+	for name, value := range opts.APIServerFlags {
+		te.ControlPlane.GetAPIServer().Configure().Set(name, value)
 	}
 	// The namespace controller of kube-controller-manager needs the
 	// ServiceAccount admission plugin off (envtest's default) only when no
@@ -101,16 +109,10 @@ func (e *Env) setup(opts Options) error {
 	if err != nil {
 		return fmt.Errorf("admin client: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := e.ensureNamespace(ctx, platformv1alpha1.OperatorNamespace); err != nil {
-		return err
-	}
-	if err := e.ApplyManifestDir(ctx, filepath.Join(e.Root, "config", "rbac")); err != nil {
-		return fmt.Errorf("installing the operator's RBAC: %w", err)
-	}
-	if err := e.ApplyManifestDir(ctx, filepath.Join(e.Root, "config", "policies")); err != nil {
-		return fmt.Errorf("installing the admission policies: %w", err)
+	if !opts.SkipInstall {
+		if err := e.install(); err != nil {
+			return err
+		}
 	}
 	e.OperatorConfig, err = e.UserConfig(platformv1alpha1.OperatorUsername,
 		"system:serviceaccounts", "system:serviceaccounts:"+platformv1alpha1.OperatorNamespace)
@@ -122,6 +124,23 @@ func (e *Env) setup(opts Options) error {
 		if err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// install creates the operator's namespace, RBAC and admission policies from
+// config/, as the admin.
+func (e *Env) install() error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := e.ensureNamespace(ctx, platformv1alpha1.OperatorNamespace); err != nil {
+		return err
+	}
+	if err := e.ApplyManifestDir(ctx, filepath.Join(e.Root, "config", "rbac")); err != nil {
+		return fmt.Errorf("installing the operator's RBAC: %w", err)
+	}
+	if err := e.ApplyManifestDir(ctx, filepath.Join(e.Root, "config", "policies")); err != nil {
+		return fmt.Errorf("installing the admission policies: %w", err)
 	}
 	return nil
 }

@@ -29,6 +29,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/tenantai/tenantai/internal/manager"
 	"github.com/tenantai/tenantai/internal/testenv"
@@ -36,6 +37,9 @@ import (
 
 func TestE2E(t *testing.T) {
 	RegisterFailHandler(Fail)
+	// Clients made later in the run (a spec's own cluster) would otherwise
+	// make controller-runtime print a stack trace about a missing logger.
+	ctrllog.SetLogger(GinkgoLogr)
 	RunSpecs(t, "tenantai e2e (local cluster)")
 }
 
@@ -53,8 +57,11 @@ type cluster struct {
 	operatorLog string
 	// created: the suite created the cluster, so it deletes it at the end.
 	created bool
-	config  *rest.Config
-	client  client.WithWatch
+	// healthPort is the operator's /readyz port on 127.0.0.1: one per
+	// cluster, since two clusters' operators may run at once.
+	healthPort string
+	config     *rest.Config
+	client     client.WithWatch
 }
 
 var c *cluster
@@ -80,11 +87,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	Expect(err).NotTo(HaveOccurred(), "hack/local-cluster.sh operator:\n%s", out)
 	GinkgoWriter.Print(out)
 
-	c.config, err = clientcmd.BuildConfigFromFlags("", c.kubeconfig)
-	Expect(err).NotTo(HaveOccurred())
-	c.config.QPS, c.config.Burst = 50, 100
-	c.client, err = client.NewWithWatch(c.config, client.Options{Scheme: manager.NewScheme()})
-	Expect(err).NotTo(HaveOccurred())
+	c.connect()
 }, NodeTimeout(10*time.Minute))
 
 var _ = AfterSuite(func(ctx SpecContext) {
@@ -108,6 +111,12 @@ func newCluster(root string) *cluster {
 	if name == "" {
 		name = "tenantai-e2e"
 	}
+	return newNamedCluster(root, name, operatorHealthPort)
+}
+
+// newNamedCluster describes a local cluster by name; the operator that
+// hack/local-cluster.sh starts for it serves /readyz on healthPort.
+func newNamedCluster(root, name, healthPort string) *cluster {
 	workdir := os.Getenv("KWOK_WORKDIR")
 	if workdir == "" {
 		workdir = filepath.Join(root, ".cache", "kwok")
@@ -121,14 +130,26 @@ func newCluster(root string) *cluster {
 		script:      filepath.Join(root, "hack", "local-cluster.sh"),
 		logDir:      filepath.Join(workdir, "clusters", name, "logs"),
 		operatorLog: filepath.Join(state, "operator.log"),
+		healthPort:  healthPort,
 	}
 }
 
-// run runs hack/local-cluster.sh for the suite's cluster.
+// connect builds the admin clients of a running cluster.
+func (cl *cluster) connect() {
+	GinkgoHelper()
+	var err error
+	cl.config, err = clientcmd.BuildConfigFromFlags("", cl.kubeconfig)
+	Expect(err).NotTo(HaveOccurred())
+	cl.config.QPS, cl.config.Burst = 50, 100
+	cl.client, err = client.NewWithWatch(cl.config, client.Options{Scheme: manager.NewScheme()})
+	Expect(err).NotTo(HaveOccurred())
+}
+
+// run runs hack/local-cluster.sh for the cluster.
 func (cl *cluster) run(ctx context.Context, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, cl.script, args...)
 	cmd.Dir = cl.root
-	cmd.Env = append(os.Environ(), "LOCAL_CLUSTER_NAME="+cl.name, "OPERATOR_HEALTH_PORT="+operatorHealthPort)
+	cmd.Env = append(os.Environ(), "LOCAL_CLUSTER_NAME="+cl.name, "OPERATOR_HEALTH_PORT="+cl.healthPort)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }

@@ -124,8 +124,14 @@ func condition(obj client.Object, typ string) *metav1.Condition {
 // expectReady waits for Ready=True on the object's current generation.
 func expectReady(ctx context.Context, obj client.Object, timeout time.Duration) {
 	GinkgoHelper()
+	expectReadyIn(ctx, c, obj, timeout)
+}
+
+// expectReadyIn is expectReady in a given cluster.
+func expectReadyIn(ctx context.Context, cl *cluster, obj client.Object, timeout time.Duration) {
+	GinkgoHelper()
 	Eventually(func(g Gomega) {
-		g.Expect(c.client.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
+		g.Expect(cl.client.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
 		ready := condition(obj, platformv1alpha1.ConditionReady)
 		g.Expect(ready).NotTo(BeNil(), "no Ready condition yet")
 		g.Expect(ready.Status).To(Equal(metav1.ConditionTrue), "Ready: %s: %s", ready.Reason, ready.Message)
@@ -256,8 +262,13 @@ func isGPUNode(ctx context.Context, g Gomega, name string) bool {
 
 // gone reports whether the object no longer exists.
 func gone(ctx context.Context, obj client.Object) func() bool {
+	return goneIn(ctx, c, obj)
+}
+
+// goneIn is gone in a given cluster.
+func goneIn(ctx context.Context, cl *cluster, obj client.Object) func() bool {
 	return func() bool {
-		err := c.client.Get(ctx, client.ObjectKeyFromObject(obj), obj)
+		err := cl.client.Get(ctx, client.ObjectKeyFromObject(obj), obj)
 		return apierrors.IsNotFound(err)
 	}
 }
