@@ -54,6 +54,8 @@ type Reconciler struct {
 	// written remembers the conditions last written per TenantQuota, so that
 	// a pass reading a stale cache records no transition twice.
 	written events.Written
+	// progress spaces out in-progress status writes (coalesce.go).
+	progress progressWrites
 }
 
 // Setup registers the TenantQuota controller with a manager.
@@ -106,6 +108,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	if err := r.Client.Get(ctx, req.NamespacedName, tq); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.written.Forget(req.NamespacedName)
+			r.progress.forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}

@@ -1,6 +1,8 @@
 package tenantquota
 
 import (
+	"time"
+
 	"context"
 	"fmt"
 	"strings"
@@ -91,11 +93,36 @@ func (r *Reconciler) patchStatus(ctx context.Context, s *scope, reconcileErr err
 	if equality.Semantic.DeepEqual(*s.before, s.tq.Status) {
 		return nil
 	}
+	key := client.ObjectKeyFromObject(s.tq)
+	now := time.Now()
+	if onlyProgress(s.before, &s.tq.Status, reconcileErr) {
+		if wait := r.progress.wait(key, now); wait > 0 {
+			if s.requeueAfter == 0 || wait < s.requeueAfter {
+				s.requeueAfter = wait
+			}
+			return nil
+		}
+	}
+	r.progress.wrote(key, now)
 	r.recordTransitions(s, r.written.Before(s.tq, s.before.Conditions))
 	r.written.Remember(s.tq, s.tq.Status.Conditions)
 	original := s.tq.DeepCopy()
 	original.Status = *s.before
 	return client.IgnoreNotFound(r.Client.Status().Patch(ctx, s.tq, client.MergeFrom(original)))
+}
+
+// onlyProgress reports whether a status change is only news about the way
+// to Ready: Ready stays not True, no stall begins or ends, no error, the same
+// observedGeneration. Such a write may wait for progressInterval.
+func onlyProgress(before, now *platformv1alpha1.TenantQuotaStatus, reconcileErr error) bool {
+	if reconcileErr != nil || before.ObservedGeneration != now.ObservedGeneration {
+		return false
+	}
+	ready := conditions.StatusIn(now.Conditions, platformv1alpha1.ConditionReady)
+	if ready == metav1.ConditionTrue || ready != conditions.StatusIn(before.Conditions, platformv1alpha1.ConditionReady) {
+		return false
+	}
+	return conditions.StalledReason(now.Conditions) == conditions.StalledReason(before.Conditions)
 }
 
 // recordTransitions records an Event when Ready or Exhausted changes status,
