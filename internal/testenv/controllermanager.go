@@ -31,8 +31,8 @@ type ControllerManager struct {
 
 // StartControllerManager runs kube-controller-manager against the env's API
 // server, as a system:masters user, with the controllers tests rely on plus
-// extraControllers (comma-separated).
-func StartControllerManager(e *Env, extraControllers string) (*ControllerManager, error) {
+// extraControllers (comma-separated) and extraFlags.
+func StartControllerManager(e *Env, extraControllers string, extraFlags ...string) (*ControllerManager, error) {
 	bin, err := Binary(e.Root, "kube-controller-manager")
 	if err != nil {
 		return nil, err
@@ -51,11 +51,11 @@ func StartControllerManager(e *Env, extraControllers string) (*ControllerManager
 	}
 	certDir := e.Environment.ControlPlane.APIServer.CertDir
 	cm := &ControllerManager{dir: dir, logs: &bytes.Buffer{}, done: make(chan struct{})}
-	cm.cmd = exec.Command(bin,
-		"--kubeconfig="+kubeconfig,
-		"--controllers="+strings.Trim(controllerManagerControllers+","+extraControllers, ","),
-		"--service-account-private-key-file="+filepath.Join(certDir, "sa-signer.key"),
-		"--root-ca-file="+filepath.Join(certDir, "apiserver.crt"),
+	args := []string{
+		"--kubeconfig=" + kubeconfig,
+		"--controllers=" + strings.Trim(controllerManagerControllers+","+extraControllers, ","),
+		"--service-account-private-key-file=" + filepath.Join(certDir, "sa-signer.key"),
+		"--root-ca-file=" + filepath.Join(certDir, "apiserver.crt"),
 		"--leader-elect=false",
 		// Each controller acts as its own service account (as in production), so
 		// admission policies see the garbage collector and the namespace
@@ -65,7 +65,8 @@ func StartControllerManager(e *Env, extraControllers string) (*ControllerManager
 		"--concurrent-resource-quota-syncs=4",
 		"--resource-quota-sync-period=30s",
 		"-v=1",
-	)
+	}
+	cm.cmd = exec.Command(bin, append(args, extraFlags...)...)
 	cm.cmd.Stdout, cm.cmd.Stderr = cm.logs, cm.logs
 	cm.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cm.cmd.Start(); err != nil {

@@ -40,6 +40,9 @@ type Options struct {
 	// RBAC or admission policies, for tests that install tenantai
 	// themselves (dist/install.yaml, the Helm chart).
 	SkipInstall bool
+	// ControllerManagerFlags are extra kube-controller-manager flags (last
+	// wins), e.g. a higher --kube-api-qps for benchmarks.
+	ControllerManagerFlags []string
 	// APIServerFlags are extra kube-apiserver flags (name without dashes),
 	// e.g. an audit policy for benchmarks.
 	APIServerFlags map[string]string
@@ -120,7 +123,7 @@ func (e *Env) setup(opts Options) error {
 		return err
 	}
 	if opts.ControllerManager {
-		e.kcm, err = StartControllerManager(e, opts.ExtraControllers)
+		e.kcm, err = StartControllerManager(e, opts.ExtraControllers, opts.ControllerManagerFlags...)
 		if err != nil {
 			return err
 		}
