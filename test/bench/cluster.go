@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
+	"syscall"
 
 	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
 	"github.com/tenantai/tenantai/internal/testenv"
@@ -51,6 +54,22 @@ type cluster struct {
 	audit *auditLog
 }
 
+// clusters are the running API servers, stopped on an interrupt too.
+var clusters sync.Map
+
+// stopOnInterrupt stops every running API server (etcd and kube-apiserver
+// would outlive the benchmark otherwise) when the benchmark is interrupted.
+func stopOnInterrupt() {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ch
+		logf("interrupted: stopping the API servers")
+		clusters.Range(func(k, _ any) bool { k.(*cluster).stop(); return true })
+		os.Exit(130)
+	}()
+}
+
 func startCluster(keep bool) (*cluster, error) {
 	dir, err := os.MkdirTemp("", "tenantai-bench-")
 	if err != nil {
@@ -68,6 +87,9 @@ func startCluster(keep bool) (*cluster, error) {
 			"audit-policy-file": policy,
 			"audit-log-path":    logPath,
 			"audit-log-format":  "json",
+			// envtest's default /24 runs out after 256 Services; B3 has one
+			// per ModelDeployment.
+			"service-cluster-ip-range": "10.0.0.0/16",
 		},
 	})
 	if err != nil {
@@ -80,10 +102,15 @@ func startCluster(keep bool) (*cluster, error) {
 		}
 		logf("API server logs and an admin kubeconfig in %s", dir)
 	}
-	return &cluster{Env: env, dir: dir, keep: keep, audit: &auditLog{path: logPath}}, nil
+	c := &cluster{Env: env, dir: dir, keep: keep, audit: &auditLog{path: logPath}}
+	clusters.Store(c, true)
+	return c, nil
 }
 
 func (c *cluster) stop() {
+	if _, running := clusters.LoadAndDelete(c); !running {
+		return
+	}
 	if err := c.Stop(); err != nil {
 		logf("stopping the API server: %v", err)
 	}

@@ -34,6 +34,7 @@ type options struct {
 	seed           uint64
 	operatorFlags  []string
 	keepLogs       bool
+	heapProfile    string
 }
 
 // repetition is one fresh API server with B0, B1, B2, B4 and B5 on it.
@@ -98,6 +99,7 @@ func main() {
 	flag.StringVar(&o.notes, "notes", "test/bench/notes.md", "Hand-written analysis appended to the report.")
 	flag.Uint64Var(&o.seed, "seed", 1, "Seed for the random choices of B4 and B5.")
 	flag.BoolVar(&o.keepLogs, "keep-logs", false, "Keep each API server's audit log and the operator's logs (their directory is printed).")
+	flag.StringVar(&o.heapProfile, "heap-profile", "", "Write the operator's heap profile at the largest B3 size to this file.")
 	opFlags := flag.String("operator-flags", "", "Extra flags for the operator, space-separated (e.g. --max-concurrent-reconciles=8).")
 	flag.Parse()
 	ctrl.SetLogger(logr.Discard())
@@ -111,6 +113,7 @@ func main() {
 			fail(err)
 		}
 	}
+	stopOnInterrupt()
 	started := time.Now()
 	ctx := context.Background()
 	var reps []repetition
@@ -203,5 +206,5 @@ func runMemory(ctx context.Context, o options) (memoryResult, error) {
 		return memoryResult{}, err
 	}
 	defer c.stop()
-	return memoryRun(ctx, c, o.launcher(), o.memorySizes, o.unrelated)
+	return memoryRun(ctx, c, o.launcher(), o.memorySizes, o.unrelated, o.heapProfile)
 }

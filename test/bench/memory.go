@@ -36,7 +36,7 @@ type memoryResult struct {
 // ModelDeployments) in steps up to each size, samples the operator's heap
 // and RSS once it is idle, then adds `unrelated` ConfigMaps, Secrets and
 // Pods in namespaces that belong to no tenant and samples again.
-func memoryRun(ctx context.Context, c *cluster, bin launcher, sizes []int, unrelated int) (memoryResult, error) {
+func memoryRun(ctx context.Context, c *cluster, bin launcher, sizes []int, unrelated int, heapProfile string) (memoryResult, error) {
 	var res memoryResult
 	op, err := startOperator(c, bin)
 	if err != nil {
@@ -88,6 +88,12 @@ func memoryRun(ctx context.Context, c *cluster, bin launcher, sizes []int, unrel
 			return res, err
 		}
 		res.Samples = append(res.Samples, memorySample{Tenants: size, memory: s})
+	}
+	if heapProfile != "" {
+		if err := op.saveHeapProfile(heapProfile); err != nil {
+			return res, err
+		}
+		logf("B3: heap profile at %d tenants in %s (go tool pprof -sample_index=inuse_space %s %s)", have, heapProfile, bin.path, heapProfile)
 	}
 	logf("B3: adding %d unrelated objects", unrelated)
 	if err := createUnrelated(ctx, c, unrelated); err != nil {

@@ -68,6 +68,8 @@ func startOperator(c *cluster, bin launcher) (*operator, error) {
 	o.cmd = exec.Command(bin.path, args...)
 	o.cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	o.cmd.Stdout, o.cmd.Stderr = log, log
+	// The operator dies with the benchmark, however the benchmark ends.
+	o.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := o.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", bin.path, err)
 	}
@@ -211,6 +213,24 @@ func (o *operator) memory() (memory, error) {
 		return m, fmt.Errorf("no HeapAlloc in the pprof heap profile")
 	}
 	return m, nil
+}
+
+// saveHeapProfile writes the operator's heap profile (after a GC) to path.
+func (o *operator) saveHeapProfile(path string) error {
+	resp, err := http.Get("http://" + o.pprof + "/debug/pprof/heap?gc=1")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // waitIdle waits until every controller has reconciled at least the given

@@ -68,6 +68,9 @@ func (r report) per(fn func(repetition) float64) spread {
 }
 
 func (r report) rows() []row {
+	if len(r.reps) == 0 {
+		return r.memoryRows()
+	}
 	n := float64(r.opts.tenants)
 	best := func(rep repetition) float64 { d, _ := rep.bestBaseline(); return d.Seconds() }
 	ratio := r.per(func(rep repetition) float64 { return rep.Provision.Duration.Seconds() / best(rep) })
@@ -98,6 +101,11 @@ func (r report) rows() []row {
 		row{"B5", "rebalance, quota enforced, p50 (ms)", r.per(func(rep repetition) float64 { return percentile(rep.Rebalance.Enforced, 50).Seconds() * 1000 }).format("%.0f"), "", ""},
 		row{"B5", "rebalance, quota enforced, p99 (ms)", r.per(func(rep repetition) float64 { return percentile(rep.Rebalance.Enforced, 99).Seconds() * 1000 }).format("%.0f"), "", ""},
 	)
+	return append(rows, r.memoryRows()...)
+}
+
+func (r report) memoryRows() []row {
+	var rows []row
 	if m := r.memory; m != nil {
 		for _, s := range m.Samples {
 			label := fmt.Sprintf("heap / RSS at %d tenants (MiB)", s.Tenants)
@@ -176,7 +184,11 @@ func (r report) write(path string) error {
 	p("| run time | %s |\n", r.took.Round(time.Second))
 	p("| sizes | %d tenants (2 namespaces and a TenantQuota each), %d repetitions, B4 %d trials, B5 %d trials per repetition |\n\n",
 		r.opts.tenants, len(r.reps), r.opts.driftTrials, r.opts.rebalanceTrial)
-	p("The operator runs as its own process (`bin/manager`) authenticated as its service account, so API Priority and Fairness treats it as in production. Each repetition uses a fresh API server. One tenant's children: %s.\n\n", r.reps[0].Template)
+	p("The operator runs as its own process (`bin/manager`) authenticated as its service account, so API Priority and Fairness treats it as in production. Each repetition uses a fresh API server; kube-controller-manager runs with `%s`.", strings.Join(controllerManagerFlags, " "))
+	if len(r.reps) > 0 {
+		p(" One tenant's children: %s.", r.reps[0].Template)
+	}
+	p("\n\n")
 	p("| | figure | min / median / max over %d runs | target | |\n|---|---|---|---|---|\n", len(r.reps))
 	for _, row := range r.rows() {
 		p("| %s | %s | %s | %s | %s |\n", row.id, row.figure, row.value, row.target, row.verdict)
