@@ -34,7 +34,7 @@ func main() {
 	flag.IntVar(&cfg.MaxConcurrentReconciles, "max-concurrent-reconciles", cfg.MaxConcurrentReconciles,
 		"Reconciles run in parallel per controller.")
 	flag.BoolVar(&cfg.MetricsInsecure, "metrics-insecure", cfg.MetricsInsecure,
-		"Serve metrics over plain HTTP without authentication (only for an address bound to loopback).")
+		"Serve metrics over plain HTTP without authentication; refused unless --metrics-bind-address is a loopback IP (benchmarks, local runs).")
 	flag.StringVar(&cfg.PprofBindAddress, "pprof-bind-address", cfg.PprofBindAddress,
 		"Address of the net/http/pprof endpoint; empty disables it.")
 	flag.StringVar(&cfg.CostTeamLabel, "cost-team-label", cfg.CostTeamLabel,

@@ -136,6 +136,9 @@ func New(cfg *rest.Config, c Config) (ctrl.Manager, error) {
 	if err := validateCostTeamLabel(c.CostTeamLabel); err != nil {
 		return nil, err
 	}
+	if err := validateInsecureMetrics(c.MetricsBindAddress, c.MetricsInsecure); err != nil {
+		return nil, err
+	}
 	opts := ctrl.Options{
 		Scheme:                  NewScheme(),
 		Cache:                   CacheOptions(c.SyncPeriod),

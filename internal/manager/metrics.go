@@ -1,6 +1,9 @@
 package manager
 
 import (
+	"fmt"
+	"net"
+
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 )
@@ -20,4 +23,22 @@ func metricsOptions(addr string, insecure bool) metricsserver.Options {
 		SecureServing:  true,
 		FilterProvider: filters.WithAuthenticationAndAuthorization,
 	}
+}
+
+// validateInsecureMetrics refuses --metrics-insecure unless the metrics
+// address is bound to a loopback IP: without authentication anyone who can
+// reach the port could read the operator's metrics, which name every tenant.
+func validateInsecureMetrics(addr string, insecure bool) error {
+	if !insecure || addr == "0" || addr == "" {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--metrics-bind-address %q: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("--metrics-insecure serves metrics without authentication, so it needs a loopback --metrics-bind-address "+
+			"such as 127.0.0.1:8080, not %q; drop --metrics-insecure to serve them over HTTPS with authorization", addr)
+	}
+	return nil
 }
