@@ -94,10 +94,10 @@ func DefaultConfig() Config {
 	}
 }
 
-// managedSelector selects the objects the operator manages. Caches for the
+// ManagedSelector selects the objects the operator manages. Caches for the
 // kinds it writes hold only these, so memory grows with managed objects, not
 // with the size of the cluster.
-func managedSelector() labels.Selector {
+func ManagedSelector() labels.Selector {
 	r, err := labels.NewRequirement(platformv1alpha1.ManagedByLabel, selection.Equals, []string{platformv1alpha1.ManagedByValue})
 	if err != nil {
 		panic(fmt.Sprintf("managed-by selector: %v", err))
@@ -109,7 +109,7 @@ func managedSelector() labels.Selector {
 // objects carrying the managed-by label, and drops managedFields, which the
 // operator never reads, to keep the heap small.
 func CacheOptions(syncPeriod time.Duration) cache.Options {
-	managed := cache.ByObject{Label: managedSelector()}
+	managed := cache.ByObject{Label: ManagedSelector()}
 	return cache.Options{
 		SyncPeriod:       &syncPeriod,
 		DefaultTransform: cache.TransformStripManagedFields(),

@@ -8,12 +8,8 @@ import (
 	"time"
 
 	networkingv1 "k8s.io/api/networking/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
 )
 
 // drift (B4) deletes one guardrail (a NetworkPolicy) in a random tenant
@@ -25,8 +21,7 @@ func drift(ctx context.Context, c *cluster, n int, prefix string, trials int, rn
 	if err != nil {
 		return nil, err
 	}
-	managed := labels.SelectorFromSet(labels.Set{platformv1alpha1.ManagedByLabel: platformv1alpha1.ManagedByValue})
-	w, err := newWatcher(c.AdminConfig, cache.Options{DefaultLabelSelector: managed})
+	w, err := newManagedWatcher(c.AdminConfig)
 	if err != nil {
 		return nil, err
 	}

@@ -10,12 +10,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
 	"github.com/tenantai/tenantai/internal/naming"
 )
 
@@ -39,8 +36,7 @@ type rebalanceResult struct {
 // to the moment namespace a's quota has grown (headroom moved from b).
 func rebalance(ctx context.Context, c *cluster, n int, prefix string, trials int, rng *rand.Rand) (rebalanceResult, error) {
 	var res rebalanceResult
-	managed := labels.SelectorFromSet(labels.Set{platformv1alpha1.ManagedByLabel: platformv1alpha1.ManagedByValue})
-	w, err := newWatcher(c.AdminConfig, cache.Options{DefaultLabelSelector: managed})
+	w, err := newManagedWatcher(c.AdminConfig)
 	if err != nil {
 		return res, err
 	}
