@@ -1,12 +1,47 @@
 // Package apply writes the objects the operator owns with server-side apply:
-// one field manager, forced ownership, only the fields the operator sets. It
-// compares the desired object with the cached one first and sends nothing when
-// they already agree, so a reconcile of an unchanged object makes zero writes.
+// one field manager, forced ownership, only the fields the operator sets.
+//
+// # Change detection
+//
+// Ensure sends nothing when the cached object already holds what the operator
+// wants, so that a reconcile of an unchanged object makes zero writes (a
+// no-op apply still costs a request and an audit-log entry). "Already holds"
+// has two halves, and both are checked:
+//
+//  1. The operator's intent has not changed. Every apply stamps the
+//     annotation platform.tenantai.io/applied with a hash of the apply body
+//     (labels, annotations, owner references and payload). A different hash
+//     means the desired object changed since the last apply, including a
+//     field the operator set then and no longer sets, which no comparison of
+//     "desired against current" can see. The object is applied, and
+//     server-side apply removes the fields the operator's field manager owned
+//     and no longer sends.
+//  2. Nobody edited what the operator owns. The hash is the operator's word
+//     about its last write, not about the object now (anyone who can edit
+//     the payload can leave the annotation alone), so the payload is compared
+//     too: exactly for guardrails and the published policy (Matches), and as
+//     containment for workloads, whose fields the API server defaults.
+//
+// Server-side apply never removes a field another manager added, so an
+// exactly compared object that still differs after the apply (say, a key
+// added to the policy ConfigMap by hand) is replaced with an Update carrying
+// the resourceVersion the apply returned.
+//
+// What the cache must keep for this: labels, annotations (the hash), owner
+// references and, per kind, the payload Matches compares (the spec of
+// NetworkPolicies, LimitRanges and ResourceQuotas; RoleBinding subjects and
+// roleRef; Secret type and data; ConfigMap data; a ServiceAccount's
+// automountServiceAccountToken; the spec of workloads). managedFields are not
+// read and may be stripped.
 package apply
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"maps"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -16,6 +51,10 @@ import (
 
 	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
 )
+
+// AppliedAnnotation holds the hash of the body the operator last applied to
+// an object (see the package comment).
+const AppliedAnnotation = "platform.tenantai.io/applied"
 
 // Result says what Ensure did.
 type Result int
@@ -38,42 +77,119 @@ type Applier struct {
 	Client client.Client
 }
 
-// Ensure makes the cluster hold desired: it reads the object from the cache,
-// and applies desired only when the object is missing or differs in a field
-// the operator owns (see Matches).
-func (a Applier) Ensure(ctx context.Context, desired client.Object) (Result, error) {
+// Ensure makes the cluster hold desired (see the package comment). It returns
+// the object as it is now: the cached one when nothing was sent, else the
+// API server's answer, so that a caller reading status (a Deployment's
+// observedGeneration) sees its own write.
+func (a Applier) Ensure(ctx context.Context, desired client.Object) (client.Object, Result, error) {
+	stamped, err := a.Stamp(desired)
+	if err != nil {
+		return nil, Unchanged, err
+	}
 	current, err := a.newObject(desired)
 	if err != nil {
-		return Unchanged, err
+		return nil, Unchanged, err
 	}
 	result := Updated
 	switch err := a.Client.Get(ctx, client.ObjectKeyFromObject(desired), current); {
 	case apierrors.IsNotFound(err):
 		result = Created
 	case err != nil:
-		return Unchanged, fmt.Errorf("reading %s: %w", describe(desired), err)
-	case Matches(current, desired):
-		return Unchanged, nil
+		return nil, Unchanged, fmt.Errorf("reading %s: %w", describe(desired), err)
+	case Matches(current, stamped):
+		return current, Unchanged, nil
 	}
-	if err := a.Apply(ctx, desired); err != nil {
-		return Unchanged, err
+	live, err := a.apply(ctx, stamped)
+	if err != nil {
+		return nil, Unchanged, err
 	}
-	return result, nil
+	if result == Updated && comparedExactly(stamped) && !Matches(live, stamped) {
+		// Another manager owns a field the operator does not set (apply leaves
+		// it alone): replace the object.
+		if live, err = a.replace(ctx, live, stamped); err != nil {
+			return nil, Unchanged, err
+		}
+	}
+	return live, result, nil
+}
+
+// Stamp returns a copy of desired carrying the hash of its apply body in
+// AppliedAnnotation.
+func (a Applier) Stamp(desired client.Object) (client.Object, error) {
+	body, err := a.toUnstructured(desired)
+	if err != nil {
+		return nil, err
+	}
+	unstructured.RemoveNestedField(body.Object, "metadata", "annotations", AppliedAnnotation)
+	raw, err := json.Marshal(body.Object) // map keys are sorted: the hash is stable
+	if err != nil {
+		return nil, fmt.Errorf("hashing %s: %w", describe(desired), err)
+	}
+	sum := sha256.Sum256(raw)
+	stamped := desired.DeepCopyObject().(client.Object)
+	annotations := maps.Clone(stamped.GetAnnotations())
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
+	annotations[AppliedAnnotation] = hex.EncodeToString(sum[:16])
+	stamped.SetAnnotations(annotations)
+	return stamped, nil
 }
 
 // Apply server-side applies desired with the operator's field manager, taking
-// ownership of its fields from any other manager.
+// ownership of its fields from any other manager. It does not stamp the hash:
+// use it for objects Ensure does not manage.
 func (a Applier) Apply(ctx context.Context, desired client.Object) error {
+	_, err := a.apply(ctx, desired)
+	return err
+}
+
+func (a Applier) apply(ctx context.Context, desired client.Object) (client.Object, error) {
 	u, err := a.toUnstructured(desired)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	err = a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u),
 		client.FieldOwner(platformv1alpha1.FieldManager), client.ForceOwnership)
 	if err != nil {
-		return fmt.Errorf("applying %s: %w", describe(desired), err)
+		return nil, fmt.Errorf("applying %s: %w", describe(desired), err)
 	}
-	return nil
+	live, err := a.newObject(desired)
+	if err != nil {
+		return nil, err
+	}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, live); err != nil {
+		return nil, fmt.Errorf("decoding the applied %s: %w", describe(desired), err)
+	}
+	return live, nil
+}
+
+// replace writes desired over live with an Update: desired's payload, labels
+// and annotations merged into live's metadata, at live's resourceVersion (a
+// concurrent change makes it conflict and the reconcile retry).
+func (a Applier) replace(ctx context.Context, live, desired client.Object) (client.Object, error) {
+	next := desired.DeepCopyObject().(client.Object)
+	next.SetResourceVersion(live.GetResourceVersion())
+	next.SetUID(live.GetUID())
+	labels := maps.Clone(live.GetLabels())
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	maps.Copy(labels, desired.GetLabels())
+	next.SetLabels(labels)
+	annotations := maps.Clone(live.GetAnnotations())
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
+	maps.Copy(annotations, desired.GetAnnotations())
+	next.SetAnnotations(annotations)
+	if len(desired.GetOwnerReferences()) == 0 {
+		next.SetOwnerReferences(live.GetOwnerReferences())
+	}
+	if err := a.Client.Update(ctx, next, client.FieldOwner(platformv1alpha1.FieldManager)); err != nil {
+		return nil, fmt.Errorf("replacing %s: %w", describe(desired), err)
+	}
+	return next, nil
 }
 
 func (a Applier) newObject(desired client.Object) (client.Object, error) {

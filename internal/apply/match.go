@@ -12,14 +12,18 @@ import (
 )
 
 // Matches reports whether current already holds what desired sets: every
-// desired label, annotation and owner reference, and the kind's payload.
+// desired label, annotation (the applied hash among them) and owner
+// reference, and the kind's payload.
 //
 // Guardrails (NetworkPolicies, LimitRanges, ResourceQuotas, RoleBindings,
-// Secrets, ServiceAccounts) are compared exactly, because an addition is as
-// dangerous as a removal there (a podSelector narrowed by one label exempts
-// pods from default-deny); the operator renders them fully specified, so the
-// API server adds no defaults to compare around. Workload kinds, which the API
-// server defaults heavily, are compared as "desired is contained in current".
+// Secrets, ServiceAccounts) and the published policy (ConfigMaps) are
+// compared exactly, because an addition is as dangerous as a removal there (a
+// podSelector narrowed by one label exempts pods from default-deny; a key
+// added to the policy is read as a grant); the operator renders them fully
+// specified, so the API server adds no defaults to compare around. Workload
+// kinds, which the API server defaults heavily, are compared as "desired is
+// contained in current"; what the operator stopped setting is caught by the
+// applied hash.
 func Matches(current, desired client.Object) bool {
 	if !containsStrings(current.GetLabels(), desired.GetLabels()) ||
 		!containsStrings(current.GetAnnotations(), desired.GetAnnotations()) ||
@@ -41,11 +45,25 @@ func Matches(current, desired client.Object) bool {
 	case *corev1.Secret:
 		c := current.(*corev1.Secret)
 		return c.Type == d.Type && equality.Semantic.DeepEqual(c.Data, d.Data)
+	case *corev1.ConfigMap:
+		c := current.(*corev1.ConfigMap)
+		return equality.Semantic.DeepEqual(c.Data, d.Data) && equality.Semantic.DeepEqual(c.BinaryData, d.BinaryData)
 	case *corev1.ServiceAccount:
 		return reflect.DeepEqual(current.(*corev1.ServiceAccount).AutomountServiceAccountToken, d.AutomountServiceAccountToken)
 	default: // Deployments, Services, HPAs, PodDisruptionBudgets
 		return specContains(current, desired)
 	}
+}
+
+// comparedExactly reports whether Matches compares desired's payload exactly
+// (a guardrail or the published policy) rather than as containment.
+func comparedExactly(desired client.Object) bool {
+	switch desired.(type) {
+	case *networkingv1.NetworkPolicy, *corev1.LimitRange, *corev1.ResourceQuota, *rbacv1.RoleBinding,
+		*corev1.Secret, *corev1.ConfigMap, *corev1.ServiceAccount:
+		return true
+	}
+	return false
 }
 
 // specContains compares everything but metadata and status as containment.

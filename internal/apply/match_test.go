@@ -1,6 +1,7 @@
 package apply
 
 import (
+	"context"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -9,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 )
 
 func netpol(mutate func(*networkingv1.NetworkPolicy)) *networkingv1.NetworkPolicy {
@@ -87,5 +89,105 @@ func TestMatches(t *testing.T) {
 				t.Errorf("Matches = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+func configMap(data map[string]string) *corev1.ConfigMap {
+	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "tenantai-policy", Namespace: "acme-prod",
+		Labels: map[string]string{"app.kubernetes.io/managed-by": "tenantai"}}, Data: data}
+}
+
+// TestStampNoticesRemovals: the applied hash changes when the operator stops
+// setting a field, which containment cannot see, and stays put otherwise.
+func TestStampNoticesRemovals(t *testing.T) {
+	a := Applier{Client: fake.NewClientBuilder().Build()}
+	hash := func(obj client.Object) string {
+		t.Helper()
+		stamped, err := a.Stamp(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return stamped.GetAnnotations()[AppliedAnnotation]
+	}
+	full := deployment(func(d *appsv1.Deployment) {
+		d.Spec.Template.Spec.NodeSelector = map[string]string{"disk": "ssd", "zone": "z1"}
+	})
+	fewer := deployment(func(d *appsv1.Deployment) { d.Spec.Template.Spec.NodeSelector = map[string]string{"disk": "ssd"} })
+	if hash(full) != hash(full.DeepCopy()) {
+		t.Fatal("the hash of one object differs between two stamps")
+	}
+	if hash(full) == hash(fewer) {
+		t.Fatal("removing a node selector entry leaves the hash unchanged")
+	}
+	stamped, _ := a.Stamp(full)
+	if !Matches(stamped, stamped) || Matches(withAnnotation(stamped, "0000"), stamped) {
+		t.Fatal("Matches ignores the applied hash")
+	}
+	if !specContains(stamped, fewer) {
+		t.Fatal("test premise: containment alone does not see the removal")
+	}
+}
+
+func withAnnotation(obj client.Object, hash string) client.Object {
+	out := obj.DeepCopyObject().(client.Object)
+	annotations := map[string]string{}
+	for k, v := range out.GetAnnotations() {
+		annotations[k] = v
+	}
+	annotations[AppliedAnnotation] = hash
+	out.SetAnnotations(annotations)
+	return out
+}
+
+// TestEnsureWritesOnlyChanges runs Ensure against a client: created once,
+// unchanged on a second pass (no request), updated when a key is removed
+// from the desired ConfigMap, and a key someone else added is removed.
+func TestEnsureWritesOnlyChanges(t *testing.T) {
+	ctx := context.Background()
+	c := fake.NewClientBuilder().Build()
+	a := Applier{Client: c}
+	ensure := func(cm *corev1.ConfigMap) Result {
+		t.Helper()
+		_, result, err := a.Ensure(ctx, cm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return result
+	}
+	live := func() map[string]string {
+		cm := &corev1.ConfigMap{}
+		if err := c.Get(ctx, client.ObjectKey{Namespace: "acme-prod", Name: "tenantai-policy"}, cm); err != nil {
+			t.Fatal(err)
+		}
+		return cm.Data
+	}
+	if got := ensure(configMap(map[string]string{"a": "1", "b": "2"})); got != Created {
+		t.Fatalf("first pass: %s, want Created", got)
+	}
+	if got := ensure(configMap(map[string]string{"a": "1", "b": "2"})); got != Unchanged {
+		t.Fatalf("second pass: %s, want Unchanged", got)
+	}
+	if got := ensure(configMap(map[string]string{"a": "1"})); got != Updated {
+		t.Fatalf("after removing b: %s, want Updated", got)
+	}
+	if data := live(); len(data) != 1 || data["a"] != "1" {
+		t.Fatalf("after removing b the ConfigMap holds %v", data)
+	}
+	cm := &corev1.ConfigMap{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: "acme-prod", Name: "tenantai-policy"}, cm); err != nil {
+		t.Fatal(err)
+	}
+	cm.Data["evil"] = "x"
+	if err := c.Update(ctx, cm, client.FieldOwner("kubectl-edit")); err != nil {
+		t.Fatal(err)
+	}
+	if got := ensure(configMap(map[string]string{"a": "1"})); got != Updated {
+		t.Fatalf("after a key was added by hand: %s, want Updated", got)
+	}
+	if data := live(); len(data) != 1 {
+		t.Fatalf("a key added by hand survived: %v", data)
+	}
+	if got := ensure(configMap(map[string]string{"a": "1"})); got != Unchanged {
+		t.Fatalf("pass after the repair: %s, want Unchanged", got)
 	}
 }

@@ -121,7 +121,7 @@ func childMeta(md *platformv1alpha1.ModelDeployment, tenant, name string) metav1
 // Stalled with the API server's message, and rechecked now and then, since a
 // policy's verdict can change without the spec doing so.
 func (r *Reconciler) ensure(ctx context.Context, s *scope, desired client.Object) error {
-	result, err := r.applier().Ensure(ctx, desired)
+	live, result, err := r.applier().Ensure(ctx, desired)
 	if apierrors.IsInvalid(err) {
 		s.stallf(platformv1alpha1.ReasonInvalidSpec, "%s", err.Error())
 		s.requeue(recheckAfter)
@@ -132,6 +132,9 @@ func (r *Reconciler) ensure(ctx context.Context, s *scope, desired client.Object
 	}
 	if s.repaired(result) {
 		r.recordDrift(s, desired)
+	}
+	if d, ok := live.(*appsv1.Deployment); ok {
+		s.remember(d)
 	}
 	return nil
 }

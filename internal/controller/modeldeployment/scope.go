@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
@@ -30,6 +31,11 @@ type scope struct {
 	heldCanary string
 	// rollingOut says why a rollout is in progress ("" when none is).
 	rollingOut string
+	// deployments are the Deployments as this pass left them (the API
+	// server's answer to an apply, or the cache when nothing was sent), by
+	// name: status is computed from state that includes the operator's own
+	// last write, never from a cache that has not seen it yet.
+	deployments map[string]*appsv1.Deployment
 
 	// stall is set when the operator cannot progress until the spec or the
 	// cluster changes; the remaining phases do not run.
@@ -50,8 +56,11 @@ type stall struct {
 }
 
 func newScope(md *platformv1alpha1.ModelDeployment) *scope {
-	return &scope{md: md, before: md.Status.DeepCopy()}
+	return &scope{md: md, before: md.Status.DeepCopy(), deployments: map[string]*appsv1.Deployment{}}
 }
+
+// remember records a Deployment as this pass left it.
+func (s *scope) remember(d *appsv1.Deployment) { s.deployments[d.Name] = d }
 
 func (s *scope) stallf(reason, format string, args ...any) {
 	s.stall = &stall{reason: reason, message: fmt.Sprintf(format, args...)}

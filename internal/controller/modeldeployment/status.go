@@ -59,6 +59,10 @@ func (r *Reconciler) observe(ctx context.Context, s *scope) error {
 		tracks = append(tracks, track{name: s.heldCanary, version: md.Spec.Model.Version, held: true})
 	}
 	for i := range tracks {
+		if d, ok := s.deployments[tracks[i].name]; ok {
+			tracks[i].deployment = d
+			continue
+		}
 		d := &appsv1.Deployment{}
 		err := r.Client.Get(ctx, client.ObjectKey{Namespace: md.Namespace, Name: tracks[i].name}, d)
 		if err != nil && !apierrors.IsNotFound(err) {

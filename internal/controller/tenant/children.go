@@ -20,7 +20,7 @@ const terminatingRecheck = 10 * time.Second
 // ensure applies a guardrail unless the cache already holds it, and records an
 // Event when what it repaired was drift.
 func (r *Reconciler) ensure(ctx context.Context, s *scope, desired client.Object) error {
-	result, err := r.applier().Ensure(ctx, desired)
+	_, result, err := r.applier().Ensure(ctx, desired)
 	if err != nil {
 		return err
 	}

@@ -2,17 +2,19 @@ package tenant
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
-	"github.com/tenantai/tenantai/internal/apply"
 	"github.com/tenantai/tenantai/internal/conditions"
 	"github.com/tenantai/tenantai/internal/naming"
 )
@@ -52,11 +54,65 @@ func namespaceLabels(t *platformv1alpha1.Tenant, entry platformv1alpha1.TenantNa
 	return labels
 }
 
-func desiredNamespace(t *platformv1alpha1.Tenant, entry platformv1alpha1.TenantNamespace) *corev1.Namespace {
+func desiredNamespace(t *platformv1alpha1.Tenant, entry platformv1alpha1.TenantNamespace, costTeamLabel string) *corev1.Namespace {
+	labels := namespaceLabels(t, entry)
+	if costTeamLabel != "" {
+		labels[costTeamLabel] = t.Name
+	}
 	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
-		Name:   t.NamespaceName(entry.Name),
-		Labels: namespaceLabels(t, entry),
+		Name:        t.NamespaceName(entry.Name),
+		Labels:      labels,
+		Annotations: map[string]string{labelsAnnotation: labelKeys(labels)},
 	}}
+}
+
+// labelsAnnotation records on a tenant namespace the keys of the labels the
+// operator set, so that a label it no longer sets (an entry's label removed
+// from the Tenant) is removed, while labels others added stay. The
+// namespace is created with Create, not apply, so server-side apply's own
+// record of ownership cannot be relied on for this.
+const labelsAnnotation = "platform.tenantai.io/labels"
+
+func labelKeys(labels map[string]string) string {
+	return strings.Join(slices.Sorted(maps.Keys(labels)), ",")
+}
+
+// metadataPatch returns the JSON merge patch that gives current the labels
+// and annotations of desired and removes the labels the operator set before
+// (labelsAnnotation) and no longer sets; nil when there is nothing to change.
+func metadataPatch(current, desired *corev1.Namespace) ([]byte, error) {
+	labels := map[string]any{}
+	for k, v := range desired.Labels {
+		if got, ok := current.Labels[k]; !ok || got != v {
+			labels[k] = v
+		}
+	}
+	if recorded := current.Annotations[labelsAnnotation]; recorded != "" {
+		for _, k := range strings.Split(recorded, ",") {
+			if _, keep := desired.Labels[k]; !keep {
+				if _, present := current.Labels[k]; present {
+					labels[k] = nil
+				}
+			}
+		}
+	}
+	annotations := map[string]any{}
+	for k, v := range desired.Annotations {
+		if got, ok := current.Annotations[k]; !ok || got != v {
+			annotations[k] = v
+		}
+	}
+	if len(labels) == 0 && len(annotations) == 0 {
+		return nil, nil
+	}
+	meta := map[string]any{}
+	if len(labels) > 0 {
+		meta["labels"] = labels
+	}
+	if len(annotations) > 0 {
+		meta["annotations"] = annotations
+	}
+	return json.Marshal(map[string]any{"metadata": meta})
 }
 
 // reconcileNamespaces creates each declared namespace with all its labels in
@@ -64,10 +120,7 @@ func desiredNamespace(t *platformv1alpha1.Tenant, entry platformv1alpha1.TenantN
 // repairs the labels of the tenant's namespaces.
 func (r *Reconciler) reconcileNamespaces(ctx context.Context, s *scope) error {
 	for _, entry := range s.tenant.Spec.Namespaces {
-		desired := desiredNamespace(s.tenant, entry)
-		if r.CostTeamLabel != "" {
-			desired.Labels[r.CostTeamLabel] = s.tenant.Name
-		}
+		desired := desiredNamespace(s.tenant, entry, r.CostTeamLabel)
 		if err := r.reconcileNamespace(ctx, s, desired); err != nil {
 			return err
 		}
@@ -101,9 +154,14 @@ func (r *Reconciler) reconcileNamespace(ctx context.Context, s *scope, desired *
 			return err
 		}
 	}
-	if !apply.Matches(current, desired) {
-		if err := r.applier().Apply(ctx, desired); err != nil {
-			return err
+	patch, err := metadataPatch(current, desired)
+	if err != nil {
+		return err
+	}
+	if patch != nil {
+		if err := r.Client.Patch(ctx, current, client.RawPatch(types.MergePatchType, patch),
+			client.FieldOwner(platformv1alpha1.FieldManager)); err != nil {
+			return fmt.Errorf("labelling namespace %s: %w", desired.Name, err)
 		}
 		r.recordDrift(s, "Namespace", desired.Name, "labels")
 	}

@@ -286,7 +286,7 @@ func (r *Reconciler) write(ctx context.Context, s *scope, namespace string, hard
 			Annotations: annotations},
 		Spec: corev1.ResourceQuotaSpec{Hard: hard},
 	}
-	if _, err := r.applier().Ensure(ctx, desired); err != nil {
+	if _, _, err := r.applier().Ensure(ctx, desired); err != nil {
 		return err
 	}
 	if rq, ok := s.quotas[namespace]; ok {
