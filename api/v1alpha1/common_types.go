@@ -35,6 +35,30 @@ const (
 
 	// FieldManager is the single server-side apply field manager of the operator.
 	FieldManager = "tenantai"
+
+	// TenantUIDAnnotation records, on a tenant namespace and on a tenant's
+	// canonical data key, the UID of the Tenant object that holds it. A Tenant
+	// takes back only what its own UID holds: a new Tenant that reuses a
+	// deleted one's name gets none of its namespaces or keys by name alone.
+	TenantUIDAnnotation = "platform.tenantai.io/tenant-uid"
+	// AdoptFromAnnotation, on a Tenant, lists (comma-separated) the UIDs of
+	// earlier Tenants of the same name whose retained namespaces and data key
+	// it may take over: the explicit adoption a cluster admin makes, e.g.
+	// after re-applying a Tenant deleted by accident. AdoptLegacy stands for
+	// what a release before UIDs were recorded retained.
+	AdoptFromAnnotation = "platform.tenantai.io/adopt-from"
+	AdoptLegacy         = "legacy"
+	// AcceptKeyLossAnnotation, on a Tenant whose data key is lost (KeyMissing),
+	// set to the lost active version (e.g. "v4"), lets the operator start a
+	// new key at the next version: the admin's explicit acknowledgement that
+	// data encrypted with the lost versions cannot be decrypted.
+	AcceptKeyLossAnnotation = "platform.tenantai.io/accept-key-loss"
+	// SurviveReleaseLabel ("true"), on a RoleBinding in a tenant namespace,
+	// keeps it when the namespace is released (Retain, or its entry removed):
+	// every other RoleBinding goes. Only the operator and break-glass may set it
+	// (admission policy tenantai-reserved-names). For GitOps, monitoring and
+	// backup bindings.
+	SurviveReleaseLabel = "platform.tenantai.io/survive-release"
 )
 
 // Condition types shared by every kind (kstatus: Ready, Reconciling, Stalled).

@@ -14,6 +14,31 @@ const (
 	EventReasonDriftRepaired = "DriftRepaired"
 	// EventReasonKeyRotated (Normal): a tenant's data key got a new version.
 	EventReasonKeyRotated = "KeyRotated"
+	// EventReasonKeyRecovered (Warning): the canonical data key was missing
+	// or lacked versions, and was rebuilt from the copies in the tenant's
+	// namespaces (or from an adopted Tenant's archived key).
+	EventReasonKeyRecovered = "KeyRecovered"
+	// EventReasonKeyArchived (Normal): a canonical data key that belongs to
+	// another (deleted) Tenant of the same name was kept under
+	// tenantai-key-<tenant>-<uid>, for an adoption.
+	EventReasonKeyArchived = "KeyArchived"
+	// EventReasonNamespaceReleased (Normal): a namespace was released
+	// (Retain): every RoleBinding not marked to survive removed and recorded,
+	// token Secrets removed, network denied, labelled orphaned.
+	EventReasonNamespaceReleased = "NamespaceReleased"
+	// EventReasonNamespaceDeleted (Warning): a namespace and everything in it
+	// is being deleted (deletionPolicy Delete).
+	EventReasonNamespaceDeleted = "NamespaceDeleted"
+	// EventReasonNamespaceAdopted (Normal): a namespace retained by an earlier
+	// Tenant was taken over through the adopt-from annotation.
+	EventReasonNamespaceAdopted = "NamespaceAdopted"
+	// EventReasonTokenSecretRemoved (Warning): a Secret of type
+	// kubernetes.io/service-account-token in a tenant namespace was deleted.
+	EventReasonTokenSecretRemoved = "TokenSecretRemoved"
+	// EventReasonReservedNameReplaced (Warning): an object squatting a name the
+	// operator manages (a tenantai-* RoleBinding it did not create) was
+	// deleted.
+	EventReasonReservedNameReplaced = "ReservedNameReplaced"
 )
 
 // Event actions: what the operator was doing when it recorded an Event.
@@ -21,4 +46,7 @@ const (
 	EventActionReconcile = "Reconcile"
 	EventActionRepair    = "Repair"
 	EventActionRotate    = "Rotate"
+	EventActionRelease   = "Release"
+	EventActionDelete    = "Delete"
+	EventActionAdopt     = "Adopt"
 )

@@ -139,8 +139,11 @@ type Runtime struct {
 	Args []string `json:"args,omitempty"`
 
 	// env variables of the server container (references only reach the same
-	// namespace).
+	// namespace). Names starting with NVIDIA_ are refused: the NVIDIA
+	// container runtime reads NVIDIA_VISIBLE_DEVICES and its kin to decide
+	// which GPUs a container sees, whatever it requested.
 	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:XValidation:rule="self.all(e, !e.name.startsWith('NVIDIA_') && e.name != 'AMD_VISIBLE_DEVICES')",message="env names starting with NVIDIA_ (and AMD_VISIBLE_DEVICES) are refused: the container runtime would show the container GPUs it did not request; request GPUs in runtime.resources instead"
 	// +listType=map
 	// +listMapKey=name
 	// +optional
@@ -227,6 +230,7 @@ type Placement struct {
 
 // ModelDeploymentSpec is the desired state of a served model.
 // +kubebuilder:validation:XValidation:rule="!has(self.canary) || self.canary.version != self.model.version",message="canary.version must differ from model.version (set model.version to the canary's version to promote it)"
+// +kubebuilder:validation:XValidation:rule="!has(self.placement) || !has(self.placement.tolerations) || !self.placement.tolerations.exists(t, (!has(t.key) || t.key == '') || t.key.startsWith('nvidia.com/') || t.key.startsWith('amd.com/') || t.key.startsWith('gpu.intel.com/') || t.key.startsWith('habana.ai/')) || (has(self.runtime.resources.requests) && self.runtime.resources.requests.exists(r, r.startsWith('nvidia.com/') || r.startsWith('amd.com/') || r.startsWith('gpu.intel.com/') || r.startsWith('habana.ai/'))) || (has(self.runtime.resources.limits) && self.runtime.resources.limits.exists(r, r.startsWith('nvidia.com/') || r.startsWith('amd.com/') || r.startsWith('gpu.intel.com/') || r.startsWith('habana.ai/')))",message="placement.tolerations may tolerate an accelerator taint (nvidia.com/, amd.com/, gpu.intel.com/, habana.ai/, or every taint) only when runtime.resources requests that accelerator: a pod that requests no GPU is kept off GPU nodes",fieldPath=".placement.tolerations"
 type ModelDeploymentSpec struct {
 	// model to serve.
 	// +required

@@ -26,6 +26,22 @@ const (
 	// TenantReasonNamespaceTerminating: a declared namespace is still being
 	// deleted; it is recreated once it is gone.
 	TenantReasonNamespaceTerminating = "NamespaceTerminating"
+	// TenantReasonAdoptionRequired: a declared namespace was retained by an
+	// earlier Tenant of the same name (another UID); it is taken over only
+	// through the adopt-from annotation.
+	TenantReasonAdoptionRequired = "AdoptionRequired"
+	// TenantReasonForbiddenSubject: an owner or member names a system:
+	// user or group (everyone, anonymous, nodes, ...); it is never bound.
+	TenantReasonForbiddenSubject = "ForbiddenSubject"
+	// TenantReasonKeyMissing: the canonical data key is gone and no copy held
+	// by this Tenant has its versions; no key is generated over data.
+	TenantReasonKeyMissing = "KeyMissing"
+	// TenantReasonKeyConflict: a copy of the data key holds a version whose
+	// material differs from the canonical key's; neither is overwritten.
+	TenantReasonKeyConflict = "KeyConflict"
+	// TenantReasonDeletingNamespaces: namespaces whose entries were removed
+	// under deletionPolicy Delete are being deleted (Reconciling).
+	TenantReasonDeletingNamespaces = "DeletingNamespaces"
 )
 
 // SubjectKind is the kind of a principal bound to a tenant role.
@@ -52,6 +68,7 @@ const (
 
 // Subject is a principal: a user, a group or a service account.
 // +kubebuilder:validation:XValidation:rule="self.kind == 'ServiceAccount' ? has(self.__namespace__) : !has(self.__namespace__)",message="namespace is required for kind ServiceAccount and not allowed for User or Group"
+// +kubebuilder:validation:XValidation:rule="self.kind == 'ServiceAccount' || !self.name.startsWith('system:')",message="User and Group names may not start with 'system:': system:authenticated, system:anonymous, system:serviceaccounts, system:nodes, system:masters and the like name everyone or Kubernetes' own identities; name the tenant's users or groups (or a ServiceAccount by kind)"
 type Subject struct {
 	// kind of the principal: User, Group or ServiceAccount.
 	// +required
@@ -220,8 +237,29 @@ type TenantScheduling struct {
 	RuntimeClasses []string `json:"runtimeClasses,omitempty"`
 }
 
+// ExposedServiceType is a Service type beyond ClusterIP that a tenant may be
+// granted.
+// +kubebuilder:validation:Enum=NodePort;LoadBalancer
+type ExposedServiceType string
+
+// The grantable Service types (ExternalName is never granted).
+const (
+	ServiceTypeNodePort     ExposedServiceType = "NodePort"
+	ServiceTypeLoadBalancer ExposedServiceType = "LoadBalancer"
+)
+
 // TenantExposure limits how the tenant publishes services.
 type TenantExposure struct {
+	// serviceTypes the tenant may create beyond ClusterIP: NodePort,
+	// LoadBalancer. Refused when not listed, with or without a TenantQuota;
+	// a TenantQuota still counts them (services.nodeports and
+	// services.loadbalancers, 0 unless named). ExternalName Services and
+	// spec.externalIPs are always refused in tenant namespaces.
+	// +kubebuilder:validation:MaxItems=2
+	// +listType=set
+	// +optional
+	ServiceTypes []ExposedServiceType `json:"serviceTypes,omitempty"`
+
 	// hostnames the tenant's Ingresses and HTTPRoutes may claim, such as
 	// "*.acme.example" or "chat.acme.example".
 	// +kubebuilder:validation:MaxItems=32
@@ -230,6 +268,19 @@ type TenantExposure struct {
 	// +listType=set
 	// +optional
 	Hostnames []string `json:"hostnames,omitempty"`
+}
+
+// TenantStorage limits the storage a tenant may claim.
+type TenantStorage struct {
+	// classes are the StorageClasses the tenant's PersistentVolumeClaims may
+	// name. A claim that names no class, or another one, is refused (the
+	// cluster's default class is not applied for tenants: name it here).
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:items:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +listType=set
+	// +optional
+	Classes []string `json:"classes,omitempty"`
 }
 
 // TenantLimitRange sets container defaults in every tenant namespace, so that
@@ -311,6 +362,11 @@ type TenantSpec struct {
 	// +optional
 	Exposure *TenantExposure `json:"exposure,omitempty"`
 
+	// storage limits the storage classes the tenant may claim; without it,
+	// no PersistentVolumeClaim is admitted in the tenant's namespaces.
+	// +optional
+	Storage *TenantStorage `json:"storage,omitempty"`
+
 	// limitRange sets container defaults in every tenant namespace.
 	// +optional
 	LimitRange *TenantLimitRange `json:"limitRange,omitempty"`
@@ -358,6 +414,7 @@ type TenantStatus struct {
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && size(self.metadata.name) <= 61",message="tenant name must be a DNS-1123 label of at most 61 characters (lower-case letters, digits and '-')"
 // +kubebuilder:validation:XValidation:rule="!(self.metadata.name == 'default' || self.metadata.name.startsWith('kube') || self.metadata.name.startsWith('openshift') || self.metadata.name.startsWith('tenantai'))",message="tenant name may not be 'default' or start with 'kube', 'openshift' or 'tenantai' (reserved for system namespaces)"
 // +kubebuilder:validation:XValidation:rule="!has(self.spec.namespaces) || self.spec.namespaces.all(n, size(self.metadata.name) + size(n.name) < 63)",message="each namespace '<tenant>-<name>' must be at most 63 characters: shorten the tenant name or the namespace entry name",fieldPath=".spec.namespaces"
+// +kubebuilder:validation:XValidation:rule="(!has(self.spec.owners) || self.spec.owners.all(o, o.kind != 'ServiceAccount' || (has(self.spec.namespaces) && self.spec.namespaces.exists(n, self.metadata.name + '-' + n.name == o.__namespace__)))) && (!has(self.spec.members) || self.spec.members.all(m, m.kind != 'ServiceAccount' || (has(self.spec.namespaces) && self.spec.namespaces.exists(n, self.metadata.name + '-' + n.name == m.__namespace__))))",message="a ServiceAccount named as an owner or member must live in one of this tenant's namespaces ('<tenant>-<entry>'), and a namespace entry cannot be removed while such a ServiceAccount lives in it: a service account elsewhere is controlled by someone the tenant's guardrails do not bind",fieldPath=".spec"
 type Tenant struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`

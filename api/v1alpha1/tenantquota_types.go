@@ -24,6 +24,13 @@ const (
 	TenantQuotaReasonWithinQuota            = "WithinQuota"
 	TenantQuotaReasonWaitingForEnforcement  = "WaitingForEnforcement"
 	TenantQuotaReasonWaitingForNamespaces   = "WaitingForNamespaces"
+	// TenantQuotaReasonUnknownNamespaceEntry: a Static split names an entry
+	// the Tenant does not declare (Stalled until one of them changes).
+	TenantQuotaReasonUnknownNamespaceEntry = "UnknownNamespaceEntry"
+	// TenantQuotaReasonRevokingAccess: the TenantQuota is being deleted under
+	// quotaPolicy Required; its ResourceQuotas stay until the Tenant's
+	// RoleBindings are gone.
+	TenantQuotaReasonRevokingAccess = "RevokingAccess"
 )
 
 // DistributionMode selects how the tenant total is split across namespaces.
@@ -75,6 +82,7 @@ type TenantQuotaSpec struct {
 	// services.nodeports and services.loadbalancers are 0 when not named.
 	// +kubebuilder:validation:MinProperties=1
 	// +kubebuilder:validation:MaxProperties=64
+	// +kubebuilder:validation:XValidation:rule="self.all(k, size(k) <= 317 && (k.contains('/') ? k.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$') : (k in ['cpu', 'memory', 'ephemeral-storage', 'requests.cpu', 'requests.memory', 'requests.storage', 'requests.ephemeral-storage', 'limits.cpu', 'limits.memory', 'limits.ephemeral-storage', 'pods', 'resourcequotas', 'services', 'replicationcontrollers', 'secrets', 'persistentvolumeclaims', 'configmaps', 'services.nodeports', 'services.loadbalancers'] || k.startsWith('hugepages-') || k.startsWith('requests.hugepages-'))))",message="hard keys must be ResourceQuota resource names: a standard one (cpu, memory, pods, requests.cpu, limits.memory, requests.storage, services.nodeports, configmaps, ...) or a qualified name such as requests.nvidia.com/gpu, count/deployments.apps or gold.storageclass.storage.k8s.io/requests.storage"
 	// +required
 	Hard corev1.ResourceList `json:"hard"`
 
@@ -106,12 +114,17 @@ type TenantQuotaStatus struct {
 	// used is the tenant's use summed over its namespaces.
 	// +optional
 	Used corev1.ResourceList `json:"used,omitempty"`
-	// namespaces are the per-namespace quotas.
-	// +kubebuilder:validation:MaxItems=64
+	// namespaces are the per-namespace quotas: the Tenant's namespaces, then
+	// retained (orphaned) ones, at most 128 (see namespacesOmitted).
+	// +kubebuilder:validation:MaxItems=128
 	// +listType=map
 	// +listMapKey=name
 	// +optional
 	Namespaces []NamespaceQuotaStatus `json:"namespaces,omitempty"`
+	// namespacesOmitted counts the retained namespaces left out of namespaces
+	// (their quotas still count toward used).
+	// +optional
+	NamespacesOmitted int32 `json:"namespacesOmitted,omitempty"`
 }
 
 // TenantQuota is a tenant's total budget of compute, GPUs and objects, enforced

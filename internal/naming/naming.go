@@ -37,6 +37,19 @@ func IsTenantRole(name string) bool { return strings.HasPrefix(name, TenantRoleP
 // holds a tenant's data key; tenant namespaces get copies.
 func CanonicalKeySecret(tenant string) string { return "tenantai-key-" + tenant }
 
+// ArchivedKeySecret is the name, in the operator namespace, under which the
+// canonical data key of a deleted (Retain) Tenant is kept for an adoption:
+// the canonical name is then free for a new Tenant of the same name.
+func ArchivedKeySecret(tenant, uid string) string { return "tenantai-key-" + tenant + "-" + uid }
+
+// ReleasedBindingsConfigMap is the name, in the operator namespace, of the
+// record of the RoleBindings removed when a namespace was released.
+func ReleasedBindingsConfigMap(namespace string) string { return "tenantai-released-" + namespace }
+
+// ReservedPrefix starts every name the operator gives an object in a tenant
+// namespace; only the operator and break-glass may create such names there.
+const ReservedPrefix = "tenantai-"
+
 // TenantLabels are the labels on every object the operator creates for a
 // tenant (guardrails and children, never pod templates).
 func TenantLabels(tenant string) map[string]string {

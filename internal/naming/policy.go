@@ -16,4 +16,26 @@ const (
 	PolicyDefaultPriorityClass    = "defaultPriorityClass"
 	PolicyDefaultPriority         = "defaultPriority"
 	PolicyDefaultPreemptionPolicy = "defaultPreemptionPolicy"
+	// PolicyServiceTypes are the Service types beyond ClusterIP the tenant is
+	// granted (NodePort, LoadBalancer).
+	PolicyServiceTypes = "serviceTypes"
+	// PolicyStorageClasses are the StorageClasses its claims may name.
+	PolicyStorageClasses = "storageClasses"
+	// PolicyAccelerators are the accelerator resources (nvidia.com/gpu, ...)
+	// its TenantQuota names: the only ones its pods may request.
+	PolicyAccelerators = "accelerators"
+	// PolicyAcceleratorPrefixes are the resource-name prefixes that make a
+	// resource an accelerator (nvidia.com/, amd.com/, ...), from the
+	// operator's configuration.
+	PolicyAcceleratorPrefixes = "acceleratorPrefixes"
+	// PolicyServiceAccounts are the service accounts of this namespace named
+	// as the tenant's owners or members: no pod may run as one.
+	PolicyServiceAccounts = "serviceAccounts"
 )
+
+// DefaultAcceleratorPrefixes are the resource-name prefixes of accelerators
+// when the operator is not configured otherwise: NVIDIA (GPUs and MIG
+// slices), AMD, Intel, Habana, AWS Neuron, Google TPU and Xilinx devices.
+var DefaultAcceleratorPrefixes = []string{
+	"nvidia.com/", "amd.com/", "gpu.intel.com/", "habana.ai/", "aws.amazon.com/neuron", "google.com/tpu", "xilinx.com/",
+}

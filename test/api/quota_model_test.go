@@ -38,6 +38,18 @@ func TestTenantQuotaValidation(t *testing.T) {
 			}(),
 			field: "spec.distribution", msg: "static may only be set with mode Static",
 		},
+		"malformed hard key (data-safety 8)": {
+			quota: MakeTenantQuota("acme").Hard("requests.nvidia.com/gpu/a100", "1").Obj(),
+			field: "spec.hard", msg: "hard keys must be ResourceQuota resource names",
+		},
+		"hard key with a space": {
+			quota: MakeTenantQuota("acme").Hard("requests cpu", "1").Obj(),
+			field: "spec.hard", msg: "hard keys must be ResourceQuota resource names",
+		},
+		"unknown unprefixed hard key": {
+			quota: MakeTenantQuota("acme").Hard("gpus", "1").Obj(),
+			field: "spec.hard", msg: "hard keys must be ResourceQuota resource names",
+		},
 		"mode Static without amounts": {
 			quota: func() *platformv1alpha1.TenantQuota {
 				q := MakeTenantQuota("acme").Hard(corev1.ResourcePods, "10").Obj()
@@ -122,6 +134,31 @@ func TestModelDeploymentValidation(t *testing.T) {
 			model: MakeModelDeployment(ns, "chat").Canary("v2", 100).Obj(),
 			field: "spec.canary.weight", msg: "should be less than or equal to 99",
 		},
+		"GPU visibility through env (I47)": {
+			model: func() *platformv1alpha1.ModelDeployment {
+				md := MakeModelDeployment(ns, "chat").Obj()
+				md.Spec.Runtime.Env = []corev1.EnvVar{{Name: "NVIDIA_VISIBLE_DEVICES", Value: "all"}}
+				return md
+			}(),
+			field: "spec.runtime.env", msg: "env names starting with NVIDIA_",
+		},
+		"GPU toleration without a GPU request (data-safety 13)": {
+			model: func() *platformv1alpha1.ModelDeployment {
+				md := MakeModelDeployment(ns, "chat").Obj()
+				md.Spec.Placement = &platformv1alpha1.Placement{Tolerations: []corev1.Toleration{
+					{Key: "nvidia.com/gpu", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}}}
+				return md
+			}(),
+			field: "spec.placement.tolerations", msg: "only when runtime.resources requests that accelerator",
+		},
+		"tolerate every taint without a GPU request": {
+			model: func() *platformv1alpha1.ModelDeployment {
+				md := MakeModelDeployment(ns, "chat").Obj()
+				md.Spec.Placement = &platformv1alpha1.Placement{Tolerations: []corev1.Toleration{{Operator: corev1.TolerationOpExists}}}
+				return md
+			}(),
+			field: "spec.placement.tolerations", msg: "only when runtime.resources requests that accelerator",
+		},
 		"canary same version": {
 			model: MakeModelDeployment(ns, "chat").Canary("v1", 20).Obj(),
 			field: "spec", msg: "canary.version must differ from model.version",
@@ -132,6 +169,18 @@ func TestModelDeploymentValidation(t *testing.T) {
 			err := env.Admin.Create(context.Background(), tc.model, client.DryRunAll)
 			expectInvalid(t, err, tc.field, tc.msg)
 		})
+	}
+}
+
+// TestModelDeploymentGPUTolerationWithGPURequest: the accelerator toleration is
+// accepted together with an accelerator request.
+func TestModelDeploymentGPUTolerationWithGPURequest(t *testing.T) {
+	env := testenv.Require(t)
+	md := MakeModelDeployment("default", "gpu").Requests(corev1.ResourceList{"nvidia.com/gpu": resource.MustParse("1")}).Obj()
+	md.Spec.Placement = &platformv1alpha1.Placement{Tolerations: []corev1.Toleration{
+		{Key: "nvidia.com/gpu", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}}}
+	if err := env.Admin.Create(context.Background(), md, client.DryRunAll); err != nil {
+		t.Fatalf("a GPU model tolerating the GPU taint was refused: %v", err)
 	}
 }
 

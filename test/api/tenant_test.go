@@ -118,6 +118,51 @@ func TestTenantValidation(t *testing.T) {
 			tenant: MakeTenant("acme").EgressCIDRs("10.1.2.3/16").Obj(),
 			field:  "spec.network.allowEgressCIDRs", msg: "canonical form",
 		},
+		"everyone as an owner (I44)": {
+			tenant: MakeTenant("acme").Owner(platformv1alpha1.SubjectGroup, "system:authenticated").Obj(),
+			field:  "spec.owners[0]", msg: "User and Group names may not start with 'system:'",
+		},
+		"anonymous as a member": {
+			tenant: MakeTenant("acme").Member(platformv1alpha1.SubjectUser, "system:anonymous", "", platformv1alpha1.RoleViewer).Obj(),
+			field:  "spec.members[0]", msg: "User and Group names may not start with 'system:'",
+		},
+		"every service account as a group": {
+			tenant: MakeTenant("acme").Member(platformv1alpha1.SubjectGroup, "system:serviceaccounts:acme-prod", "", platformv1alpha1.RoleViewer).Obj(),
+			field:  "spec.members[0]", msg: "User and Group names may not start with 'system:'",
+		},
+		"a service account impersonated as a user name": {
+			tenant: MakeTenant("acme").Owner(platformv1alpha1.SubjectUser, "system:serviceaccount:kube-system:default").Obj(),
+			field:  "spec.owners[0]", msg: "User and Group names may not start with 'system:'",
+		},
+		"service account outside the tenant's namespaces (I38)": {
+			tenant: MakeTenant("acme").Namespaces("prod").
+				Member(platformv1alpha1.SubjectServiceAccount, "deployer", "other-prod", platformv1alpha1.RoleAdmin).Obj(),
+			field: "spec", msg: "a ServiceAccount named as an owner or member must live in one of this tenant's namespaces",
+		},
+		"service account owner in kube-system": {
+			tenant: func() *platformv1alpha1.Tenant {
+				tn := MakeTenant("acme").Namespaces("prod").Obj()
+				tn.Spec.Owners = []platformv1alpha1.Subject{{Kind: platformv1alpha1.SubjectServiceAccount, Name: "default", Namespace: "kube-system"}}
+				return tn
+			}(),
+			field: "spec", msg: "a ServiceAccount named as an owner or member must live in one of this tenant's namespaces",
+		},
+		"unknown exposed service type": {
+			tenant: func() *platformv1alpha1.Tenant {
+				tn := MakeTenant("acme").Obj()
+				tn.Spec.Exposure = &platformv1alpha1.TenantExposure{ServiceTypes: []platformv1alpha1.ExposedServiceType{"ExternalName"}}
+				return tn
+			}(),
+			field: "spec.exposure.serviceTypes[0]", msg: `supported values: "NodePort", "LoadBalancer"`,
+		},
+		"storage class not a DNS name": {
+			tenant: func() *platformv1alpha1.Tenant {
+				tn := MakeTenant("acme").Obj()
+				tn.Spec.Storage = &platformv1alpha1.TenantStorage{Classes: []string{"Fast SSD"}}
+				return tn
+			}(),
+			field: "spec.storage.classes[0]", msg: "should match",
+		},
 		"rotation period too short": {
 			tenant: MakeTenant("acme").RotationPeriod(metav1.Duration{Duration: 30 * time.Minute}).Obj(),
 			field:  "spec.encryption.rotationPeriod", msg: "rotationPeriod must be at least 1h",
@@ -129,6 +174,22 @@ func TestTenantValidation(t *testing.T) {
 			expectInvalid(t, err, tc.field, tc.msg)
 		})
 	}
+}
+
+// TestTenantSubjectsInItsNamespaces: a ServiceAccount named in one of the
+// tenant's own namespaces is accepted, and removing the entry it lives in is
+// refused while it is named (the namespace cannot be released with it).
+func TestTenantSubjectsInItsNamespaces(t *testing.T) {
+	env := testenv.Require(t)
+	ctx := context.Background()
+	tn := MakeTenant("sa-home").Namespaces("prod", "dev").
+		Member(platformv1alpha1.SubjectServiceAccount, "deployer", "sa-home-prod", platformv1alpha1.RoleDeveloper).Obj()
+	if err := env.Admin.Create(ctx, tn, client.DryRunAll); err != nil {
+		t.Fatalf("a service account in the tenant's own namespace was refused: %v", err)
+	}
+	tn.Spec.Namespaces = tn.Spec.Namespaces[1:]
+	err := env.Admin.Create(ctx, tn, client.DryRunAll)
+	expectInvalid(t, err, "spec", "cannot be removed while such a ServiceAccount lives in it")
 }
 
 func TestTenantEnumsRefuseUnknownValues(t *testing.T) {
