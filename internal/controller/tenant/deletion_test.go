@@ -72,6 +72,8 @@ func TestDeleteTenantRetain(t *testing.T) {
 		Owner(platformv1alpha1.SubjectUser, "kim").Obj()
 	readyTenant(t, g, env, tn)
 	create(t, env, tenantBinding("keep-prod"))
+	live, err := getTenant(env, tn.Name)()
+	g.Expect(err).NotTo(gomega.HaveOccurred())
 
 	g.Expect(env.Admin.Delete(ctx, tn)).To(gomega.Succeed())
 	g.Eventually(tenantGone(env, tn.Name)).Should(gomega.BeTrue(), "the finalizer was not released")
@@ -84,10 +86,15 @@ func TestDeleteTenantRetain(t *testing.T) {
 	for _, obj := range []client.Object{
 		&corev1.LimitRange{ObjectMeta: metav1.ObjectMeta{Namespace: "keep-prod", Name: naming.LimitRange}},
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "keep-prod", Name: naming.DataKeySecret}},
-		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: platformv1alpha1.OperatorNamespace, Name: naming.CanonicalKeySecret("keep")}},
+		// The key is kept for the data, under a name that leaves the canonical
+		// one free for a new Tenant of the same name (which never gets it
+		// unless it adopts this one).
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: platformv1alpha1.OperatorNamespace, Name: naming.ArchivedKeySecret("keep", string(live.UID))}},
 	} {
 		g.Expect(env.Admin.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(gomega.Succeed(), "Retain removed %T %s", obj, obj.GetName())
 	}
+	g.Expect(ns.Annotations).To(gomega.HaveKeyWithValue(platformv1alpha1.TenantUIDAnnotation, string(live.UID)),
+		"the retained namespace does not record which Tenant released it")
 }
 
 func TestDeleteTenantDelete(t *testing.T) {

