@@ -4,6 +4,7 @@ package main
 import (
 	"flag"
 	"os"
+	"strings"
 
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -11,6 +12,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/tenantai/tenantai/internal/manager"
+	"github.com/tenantai/tenantai/internal/naming"
 )
 
 func main() {
@@ -40,6 +42,11 @@ func main() {
 	flag.StringVar(&cfg.CostTeamLabel, "cost-team-label", cfg.CostTeamLabel,
 		"A further label key (e.g. team, OpenCost's team label) set to the tenant's name on tenant namespaces and model pods; empty (default) sets none. See docs/cost.md.")
 	var qps float64
+	flag.StringVar(&cfg.Guardrails, "guardrails", cfg.Guardrails,
+		"Enforce, or Warn: report (Events) the token Secrets in tenant namespaces instead of deleting them, while the admission policies an upgrade adds run in Warn mode (docs/install.md)")
+	flag.Func("accelerator-prefixes", "comma-separated resource-name prefixes of accelerators (default "+
+		strings.Join(naming.DefaultAcceleratorPrefixes, ",")+"); a tenant's pods may request one only when its TenantQuota names it",
+		func(v string) error { cfg.AcceleratorPrefixes = strings.Split(v, ","); return nil })
 	flag.Float64Var(&qps, "kube-api-qps", float64(cfg.QPS),
 		"Client-side limit of requests per second to the API server; 0 (default) leaves it to the API server's Priority and Fairness.")
 	flag.IntVar(&cfg.Burst, "kube-api-burst", cfg.Burst,

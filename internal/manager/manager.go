@@ -5,6 +5,7 @@ package manager
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -13,6 +14,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/selection"
@@ -74,6 +76,15 @@ type Config struct {
 	// namespaces and ModelDeployment pod templates, beside the tenant label.
 	// Empty (the default) sets no such label. See docs/cost.md.
 	CostTeamLabel string
+	// AcceleratorPrefixes are the resource-name prefixes that make a resource
+	// an accelerator, which a tenant's pods may request only when its
+	// TenantQuota names it; empty means naming.DefaultAcceleratorPrefixes.
+	AcceleratorPrefixes []string
+	// Guardrails is Enforce (the default) or Warn: the report-only rollout of
+	// the guardrails an upgrade adds (docs/install.md). In Warn the operator
+	// reports token Secrets in tenant namespaces instead of deleting them;
+	// install the admission policies in Warn mode alongside.
+	Guardrails string
 	// NewClient, when set, builds the manager's client (tests wrap it to
 	// count writes).
 	NewClient client.NewClientFunc
@@ -81,6 +92,12 @@ type Config struct {
 	// in one process.
 	SkipNameValidation bool
 }
+
+// The guardrail rollout modes (Config.Guardrails).
+const (
+	GuardrailsEnforce = "Enforce"
+	GuardrailsWarn    = "Warn"
+)
 
 // DefaultConfig is the configuration of a deployed operator.
 func DefaultConfig() Config {
@@ -91,6 +108,7 @@ func DefaultConfig() Config {
 		LeaderElectionNamespace: platformv1alpha1.OperatorNamespace,
 		SyncPeriod:              10 * time.Hour,
 		MaxConcurrentReconciles: 4,
+		Guardrails:              GuardrailsEnforce,
 	}
 }
 
@@ -139,6 +157,12 @@ func New(cfg *rest.Config, c Config) (ctrl.Manager, error) {
 	if err := validateInsecureMetrics(c.MetricsBindAddress, c.MetricsInsecure); err != nil {
 		return nil, err
 	}
+	if err := validateGuardrails(c.Guardrails); err != nil {
+		return nil, err
+	}
+	if err := validateAcceleratorPrefixes(c.AcceleratorPrefixes); err != nil {
+		return nil, err
+	}
 	opts := ctrl.Options{
 		Scheme:                  NewScheme(),
 		Cache:                   CacheOptions(c.SyncPeriod),
@@ -178,7 +202,11 @@ func New(cfg *rest.Config, c Config) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}
-	if err := SetupControllers(mgr, c); err != nil {
+	tokens, err := newTokenCache(mgr, c.SyncPeriod)
+	if err != nil {
+		return nil, err
+	}
+	if err := SetupControllers(mgr, c, shared{tokens: tokens}); err != nil {
 		return nil, err
 	}
 	if err := tenantaimetrics.AddToManager(mgr, ctrlmetrics.Registry); err != nil {
@@ -188,10 +216,59 @@ func New(cfg *rest.Config, c Config) (ctrl.Manager, error) {
 }
 
 // SetupControllers registers every tenantai controller with the manager.
-func SetupControllers(mgr ctrl.Manager, c Config) error {
+func SetupControllers(mgr ctrl.Manager, c Config, sh shared) error {
 	for _, setup := range controllers {
-		if err := setup(mgr, c); err != nil {
+		if err := setup(mgr, c, sh); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// newTokenCache caches the Secrets of type kubernetes.io/service-account-token
+// (a field selector: no other Secret is listed or held) without their data:
+// the operator removes them from tenant namespaces and never reads a token.
+func newTokenCache(mgr ctrl.Manager, syncPeriod time.Duration) (cache.Cache, error) {
+	tokens, err := cache.New(mgr.GetConfig(), cache.Options{
+		Scheme:     mgr.GetScheme(),
+		Mapper:     mgr.GetRESTMapper(),
+		HTTPClient: mgr.GetHTTPClient(),
+		SyncPeriod: &syncPeriod,
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}: {Field: fields.OneTermEqualSelector("type", string(corev1.SecretTypeServiceAccountToken))},
+		},
+		DefaultTransform: stripTokens,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating the token Secret cache: %w", err)
+	}
+	if err := mgr.Add(tokens); err != nil {
+		return nil, err
+	}
+	return tokens, nil
+}
+
+// stripTokens drops a Secret's data and managedFields before it is cached.
+func stripTokens(obj any) (any, error) {
+	if s, ok := obj.(*corev1.Secret); ok {
+		s.Data, s.StringData, s.ManagedFields = nil, nil, nil
+	}
+	return obj, nil
+}
+
+func validateGuardrails(mode string) error {
+	switch mode {
+	case "", GuardrailsEnforce, GuardrailsWarn:
+		return nil
+	}
+	return fmt.Errorf("--guardrails=%q: use %s (the default) or %s (report what the guardrails added by an upgrade would remove)",
+		mode, GuardrailsEnforce, GuardrailsWarn)
+}
+
+func validateAcceleratorPrefixes(prefixes []string) error {
+	for _, p := range prefixes {
+		if p == "" || !strings.Contains(p, ".") {
+			return fmt.Errorf("--accelerator-prefixes: %q is not a resource-name prefix such as nvidia.com/ or amd.com/", p)
 		}
 	}
 	return nil

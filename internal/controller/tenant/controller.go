@@ -6,6 +6,7 @@ package tenant
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -16,6 +17,7 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -23,11 +25,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
 	"github.com/tenantai/tenantai/internal/apply"
 	"github.com/tenantai/tenantai/internal/events"
 	"github.com/tenantai/tenantai/internal/metrics"
+	"github.com/tenantai/tenantai/internal/naming"
 	"github.com/tenantai/tenantai/internal/predicates"
 )
 
@@ -41,12 +45,13 @@ const conflictRecheck = 3 * time.Minute
 // +kubebuilder:rbac:groups=platform.tenantai.io,resources=tenants,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=platform.tenantai.io,resources=tenants/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=platform.tenantai.io,resources=tenants/finalizers,verbs=update
+// +kubebuilder:rbac:groups=platform.tenantai.io,resources=tenantquotas,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups="",resources=limitranges;secrets;configmaps,verbs=get;list;watch;create;patch;update;delete
 // +kubebuilder:rbac:groups=scheduling.k8s.io,resources=priorityclasses,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=resourcequotas,verbs=get;list;watch
-// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;patch;delete
-// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=rolebindings,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;patch;update;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=rolebindings,verbs=get;list;watch;create;patch;update;delete
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles,verbs=bind,resourceNames=tenantai-tenant-admin;tenantai-tenant-developer;tenantai-tenant-viewer
 
 // Reconciler reconciles Tenants. It holds dependencies only; what one
@@ -55,36 +60,61 @@ type Reconciler struct {
 	// Client reads from the label-restricted cache and writes to the API server.
 	Client client.Client
 	// APIReader reads from the API server, for the few reads the cache cannot
-	// answer (a namespace that exists but is not ours, RoleBindings the tenant made).
+	// answer (a namespace that exists but is not ours, RoleBindings the tenant
+	// made, a key the cache says is gone).
 	APIReader client.Reader
+	// Tokens reads Secrets of type kubernetes.io/service-account-token (and
+	// only those) from a cache of their own; nil disables their removal.
+	Tokens    client.Reader
 	Recorder  recorder.EventRecorder
 	Clock     clock.PassiveClock
 	// CostTeamLabel, when set, is a further label key set to the tenant's
 	// name on its namespaces, for cost tools that aggregate by a team label
 	// (OpenCost's "team"); the tenant label itself is always set.
 	CostTeamLabel string
+	// AcceleratorPrefixes are the resource-name prefixes of accelerators
+	// (naming.DefaultAcceleratorPrefixes when empty), published for the
+	// admission policies.
+	AcceleratorPrefixes []string
+	// GuardrailsWarn is the report-only rollout of the guardrails added by an
+	// upgrade: token Secrets are reported, not deleted (the matching
+	// admission policies are installed in Warn/Audit mode alongside).
+	GuardrailsWarn bool
 	// written remembers the conditions last written per Tenant, so that a
 	// pass reading a stale cache records no transition twice.
 	written events.Written
+	// swept remembers the namespaces (by UID) already swept for squatted
+	// names in this process.
+	swept sync.Map
 	// phases are run in order; see phases.go.
 	phases []phase
 }
 
-// phase is one step of a reconcile. Phases run in order and a failing phase
-// stops the reconcile, so RBAC (the last phase) never runs for a namespace
-// whose guardrails failed.
+// phase is one step of a reconcile. A phase records a namespace it cannot
+// bring to its state in the scope and goes on with the others; later phases
+// skip that namespace, so RBAC (the last phase) never runs for a namespace
+// whose guardrails failed. A phase returns an error only when no namespace
+// can make progress.
 type phase func(ctx context.Context, s *scope) error
 
 // SetupWithManager registers the controller and its watches: the Tenant
 // itself and, through the tenant label, every object it manages, so that
 // drift is repaired from watch events rather than resyncs.
-func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int) error {
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int, tokens cache.Cache) error {
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
 	}
 	r.phases = r.orderedPhases()
+	ctx := context.Background()
+	indexer := mgr.GetFieldIndexer()
+	if err := indexer.IndexField(ctx, &platformv1alpha1.Tenant{}, hostnameIndex, hostnameIndexKeys); err != nil {
+		return err
+	}
+	if err := indexer.IndexField(ctx, &platformv1alpha1.Tenant{}, priorityClassIndex, defaultPriorityClassKeys); err != nil {
+		return err
+	}
 	byTenant := handler.EnqueueRequestsFromMapFunc(mapByTenantLabel)
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named("tenant").
 		For(&platformv1alpha1.Tenant{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{},
@@ -98,43 +128,35 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int) error
 		// Only the presence of a ResourceQuota gates RBAC: its status, which
 		// changes with every pod, is not the Tenant's business.
 		Watches(&corev1.ResourceQuota{}, byTenant, builder.WithPredicates(predicates.LabelsChanged{})).
+		// The TenantQuota (named after its tenant) gates RBAC, grants
+		// accelerators and Service types, and revokes access when deleted.
+		Watches(&platformv1alpha1.TenantQuota{}, handler.EnqueueRequestsFromMapFunc(mapByName),
+			builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicates.DeletionStarted{}))).
 		// Hostname claims are first come, first served across tenants, and the
 		// default priority is read from the PriorityClass.
 		Watches(&platformv1alpha1.Tenant{}, handler.EnqueueRequestsFromMapFunc(r.mapHostnameClaimants),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&schedulingv1.PriorityClass{}, handler.EnqueueRequestsFromMapFunc(r.mapPriorityClassUsers)).
-		WithOptions(controller.Options{MaxConcurrentReconciles: maxConcurrent}).
-		Complete(r)
-}
-
-// mapHostnameClaimants enqueues every other tenant that claims hostnames when
-// one tenant changes (or goes): a conflict may have appeared or cleared.
-func (r *Reconciler) mapHostnameClaimants(ctx context.Context, obj client.Object) []reconcile.Request {
-	return r.tenantsWhere(ctx, func(t *platformv1alpha1.Tenant) bool {
-		return t.Name != obj.GetName() && t.Spec.Exposure != nil && len(t.Spec.Exposure.Hostnames) > 0
-	})
-}
-
-// mapPriorityClassUsers enqueues the tenants whose default PriorityClass it is.
-func (r *Reconciler) mapPriorityClassUsers(ctx context.Context, obj client.Object) []reconcile.Request {
-	return r.tenantsWhere(ctx, func(t *platformv1alpha1.Tenant) bool {
-		return t.Spec.Scheduling != nil && len(t.Spec.Scheduling.PriorityClasses) > 0 &&
-			t.Spec.Scheduling.PriorityClasses[0] == obj.GetName()
-	})
-}
-
-func (r *Reconciler) tenantsWhere(ctx context.Context, match func(*platformv1alpha1.Tenant) bool) []reconcile.Request {
-	list := &platformv1alpha1.TenantList{}
-	if err := r.Client.List(ctx, list); err != nil {
-		return nil
+		WithOptions(controller.Options{MaxConcurrentReconciles: maxConcurrent})
+	if tokens != nil {
+		r.Tokens = tokens
+		b = b.WatchesRawSource(source.Kind(tokens, client.Object(&corev1.Secret{}),
+			handler.EnqueueRequestsFromMapFunc(r.mapTokenSecret)))
 	}
-	var out []reconcile.Request
-	for i := range list.Items {
-		if match(&list.Items[i]) {
-			out = append(out, reconcile.Request{NamespacedName: client.ObjectKey{Name: list.Items[i].Name}})
-		}
+	return b.Complete(r)
+}
+
+// mapTokenSecret enqueues the tenant of the namespace a token Secret is in.
+func (r *Reconciler) mapTokenSecret(ctx context.Context, obj client.Object) []reconcile.Request {
+	ns := &corev1.Namespace{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: obj.GetNamespace()}, ns); err != nil {
+		return nil // not a namespace the operator manages
 	}
-	return out
+	return mapByTenantLabel(ctx, ns)
+}
+
+func mapByName(_ context.Context, obj client.Object) []reconcile.Request {
+	return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: obj.GetName()}}}
 }
 
 func mapByTenantLabel(_ context.Context, obj client.Object) []reconcile.Request {
@@ -169,13 +191,33 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 			return ctrl.Result{}, err
 		}
 	}
+	if err := r.loadQuota(ctx, s); err != nil {
+		return ctrl.Result{}, err
+	}
 	for _, p := range r.phases {
 		if err := p(ctx, s); err != nil {
 			return ctrl.Result{}, err
 		}
 	}
+	if err := s.failures(); err != nil {
+		return ctrl.Result{}, err
+	}
 	s.completed = true
 	return ctrl.Result{}, nil
+}
+
+// loadQuota reads the tenant's TenantQuota (named after it) from the cache.
+func (r *Reconciler) loadQuota(ctx context.Context, s *scope) error {
+	q := &platformv1alpha1.TenantQuota{}
+	err := r.Client.Get(ctx, client.ObjectKey{Name: s.tenant.Name}, q)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil
+	case err != nil:
+		return err
+	}
+	s.quota = q
+	return nil
 }
 
 func (r *Reconciler) addFinalizer(ctx context.Context, tenant *platformv1alpha1.Tenant) error {
@@ -185,6 +227,21 @@ func (r *Reconciler) addFinalizer(ctx context.Context, tenant *platformv1alpha1.
 		return err
 	}
 	return nil
+}
+
+// acceleratorPrefixes returns the configured accelerator prefixes.
+func (r *Reconciler) acceleratorPrefixes() []string {
+	if len(r.AcceleratorPrefixes) > 0 {
+		return r.AcceleratorPrefixes
+	}
+	return naming.DefaultAcceleratorPrefixes
+}
+
+// event records an Event about the tenant (none without a recorder).
+func (r *Reconciler) event(s *scope, eventType, reason, action, format string, args ...any) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(s.tenant, nil, eventType, reason, action, format, args...)
+	}
 }
 
 func (r *Reconciler) applier() apply.Applier { return apply.Applier{Client: r.Client} }

@@ -38,9 +38,9 @@ func desiredLimitRange(t *platformv1alpha1.Tenant, namespace string) *corev1.Lim
 
 // reconcileLimitRanges gives every tenant namespace its container defaults.
 func (r *Reconciler) reconcileLimitRanges(ctx context.Context, s *scope) error {
-	for _, ns := range s.owned {
+	for _, ns := range s.active() {
 		if err := r.ensure(ctx, s, desiredLimitRange(s.tenant, ns)); err != nil {
-			return err
+			s.fail(ns, err)
 		}
 	}
 	return nil

@@ -60,9 +60,12 @@ func desiredNamespace(t *platformv1alpha1.Tenant, entry platformv1alpha1.TenantN
 		labels[costTeamLabel] = t.Name
 	}
 	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
-		Name:        t.NamespaceName(entry.Name),
-		Labels:      labels,
-		Annotations: map[string]string{labelsAnnotation: labelKeys(labels)},
+		Name:   t.NamespaceName(entry.Name),
+		Labels: labels,
+		Annotations: map[string]string{
+			labelsAnnotation:                     labelKeys(labels),
+			platformv1alpha1.TenantUIDAnnotation: string(t.UID),
+		},
 	}}
 }
 
@@ -116,13 +119,14 @@ func metadataPatch(current, desired *corev1.Namespace) ([]byte, error) {
 }
 
 // reconcileNamespaces creates each declared namespace with all its labels in
-// one request, adopts one only if it already carries this tenant's label, and
-// repairs the labels of the tenant's namespaces.
+// one request and repairs the labels of the tenant's namespaces. A declared
+// namespace that exists is taken only if this Tenant holds it (its UID), or
+// through an explicit adoption of an earlier Tenant's (see ownership.go).
 func (r *Reconciler) reconcileNamespaces(ctx context.Context, s *scope) error {
 	for _, entry := range s.tenant.Spec.Namespaces {
 		desired := desiredNamespace(s.tenant, entry, r.CostTeamLabel)
 		if err := r.reconcileNamespace(ctx, s, desired); err != nil {
-			return err
+			s.fail(desired.Name, err)
 		}
 	}
 	r.setNamespacesCondition(s)
@@ -148,8 +152,16 @@ func (r *Reconciler) reconcileNamespace(ctx context.Context, s *scope, desired *
 		s.terminating = append(s.terminating, desired.Name)
 		return nil
 	}
-	if _, orphaned := current.Labels[platformv1alpha1.OrphanedLabel]; orphaned {
-		// Retained earlier and declared again: the tenant takes it back.
+	if holder := namespaceHolder(current, s.tenant); holder != "" {
+		if !s.adoptable(holder) {
+			return r.requireAdoption(ctx, s, current, holder)
+		}
+		r.event(s, corev1.EventTypeNormal, platformv1alpha1.EventReasonNamespaceAdopted, platformv1alpha1.EventActionAdopt,
+			"namespace %s, retained by an earlier Tenant %s (UID %s), adopted through %s", current.Name, s.tenant.Name, holder,
+			platformv1alpha1.AdoptFromAnnotation)
+	}
+	if orphaned(current) {
+		// Retained earlier and declared again by the same Tenant (or adopted).
 		if err := r.setOrphaned(ctx, current, false); err != nil {
 			return err
 		}
@@ -166,13 +178,27 @@ func (r *Reconciler) reconcileNamespace(ctx context.Context, s *scope, desired *
 		r.recordDrift(s, "Namespace", desired.Name, "labels")
 	}
 	s.owned = append(s.owned, desired.Name)
+	s.namespaceUIDs[desired.Name] = current.UID
 	return nil
+}
+
+// requireAdoption handles a declared namespace held by an earlier Tenant of
+// the same name: nothing of it is given to this Tenant. If the earlier
+// Tenant never released it (its finalizer was removed by hand), it is
+// released now, so that no principal of that Tenant keeps access.
+func (r *Reconciler) requireAdoption(ctx context.Context, s *scope, ns *corev1.Namespace, holder string) error {
+	s.adoptionRequired = append(s.adoptionRequired, heldNamespace{name: ns.Name, uid: holder})
+	if orphaned(ns) {
+		return nil
+	}
+	return r.retain(ctx, s, ns)
 }
 
 // createNamespace creates desired; when the name is taken it reads the
 // namespace from the API server (the cache holds only managed ones) so that
-// the caller can adopt it only if it carries this tenant's label — a restart
-// between create and the next reconcile — and report a conflict otherwise.
+// the caller can take it only if it carries this tenant's label and UID — a
+// restart between create and the next reconcile — and report a conflict
+// otherwise.
 func (r *Reconciler) createNamespace(ctx context.Context, desired *corev1.Namespace) (*corev1.Namespace, error) {
 	ns := desired.DeepCopy()
 	err := r.Client.Create(ctx, ns, client.FieldOwner(platformv1alpha1.FieldManager))
@@ -198,6 +224,9 @@ func (r *Reconciler) setNamespacesCondition(s *scope) {
 			strings.Join(s.conflicts, ", "), t.Name)
 		conditions.False(t, platformv1alpha1.TenantConditionNamespacesReady, platformv1alpha1.TenantReasonNamespaceConflict, msg)
 		s.requeue(conflictRecheck)
+	case len(s.adoptionRequired) > 0:
+		conditions.False(t, platformv1alpha1.TenantConditionNamespacesReady, platformv1alpha1.TenantReasonAdoptionRequired,
+			adoptionMessage(t, s.adoptionRequired))
 	case len(s.terminating) > 0:
 		conditions.False(t, platformv1alpha1.TenantConditionNamespacesReady, platformv1alpha1.TenantReasonNamespaceTerminating,
 			fmt.Sprintf("namespace %s is being deleted; it is recreated once it is gone", strings.Join(s.terminating, ", ")))
@@ -206,4 +235,20 @@ func (r *Reconciler) setNamespacesCondition(s *scope) {
 		conditions.True(t, platformv1alpha1.TenantConditionNamespacesReady, platformv1alpha1.ReasonReconciled,
 			fmt.Sprintf("%d namespaces ready", len(s.owned)))
 	}
+}
+
+// adoptionMessage says which namespaces an earlier Tenant retained and the
+// one command that gives them to this Tenant.
+func adoptionMessage(t *platformv1alpha1.Tenant, held []heldNamespace) string {
+	names := make([]string, 0, len(held))
+	uids := []string{}
+	for _, h := range held {
+		names = append(names, h.name)
+		if !slices.Contains(uids, h.uid) {
+			uids = append(uids, h.uid)
+		}
+	}
+	return fmt.Sprintf("namespace %s was retained by an earlier Tenant %s (UID %s) and is not given to this one by name: "+
+		"if it is the same team's, adopt it with: kubectl annotate tenant %s %s=%s; otherwise rename the entry",
+		strings.Join(names, ", "), t.Name, strings.Join(uids, ", "), t.Name, platformv1alpha1.AdoptFromAnnotation, strings.Join(uids, ","))
 }

@@ -49,9 +49,9 @@ func egressExceptions(cidr string) ([]string, error) {
 	return except, nil
 }
 
-func netpol(t *platformv1alpha1.Tenant, namespace, name string, spec networkingv1.NetworkPolicySpec) *networkingv1.NetworkPolicy {
+func netpol(tenant, namespace, name string, spec networkingv1.NetworkPolicySpec) *networkingv1.NetworkPolicy {
 	return &networkingv1.NetworkPolicy{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: naming.TenantLabels(t.Name)},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: naming.TenantLabels(tenant)},
 		Spec:       spec,
 	}
 }
@@ -93,17 +93,17 @@ func desiredNetworkPolicies(t *platformv1alpha1.Tenant, ns string) ([]*networkin
 	all := metav1.LabelSelector{}
 	net := t.Spec.Network
 	nps := []*networkingv1.NetworkPolicy{
-		netpol(t, ns, naming.NetworkPolicyDefaultDeny, networkingv1.NetworkPolicySpec{
+		netpol(t.Name, ns, naming.NetworkPolicyDefaultDeny, networkingv1.NetworkPolicySpec{
 			PodSelector: all,
 			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
 		}),
-		netpol(t, ns, naming.NetworkPolicyAllowSameTenant, networkingv1.NetworkPolicySpec{
+		netpol(t.Name, ns, naming.NetworkPolicyAllowSameTenant, networkingv1.NetworkPolicySpec{
 			PodSelector: all,
 			Ingress:     []networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{sameTenantPeer(t.Name)}}},
 			Egress:      []networkingv1.NetworkPolicyEgressRule{{To: []networkingv1.NetworkPolicyPeer{sameTenantPeer(t.Name)}}},
 			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
 		}),
-		netpol(t, ns, naming.NetworkPolicyAllowDNS, networkingv1.NetworkPolicySpec{
+		netpol(t.Name, ns, naming.NetworkPolicyAllowDNS, networkingv1.NetworkPolicySpec{
 			PodSelector: all,
 			Egress: []networkingv1.NetworkPolicyEgressRule{{
 				To: []networkingv1.NetworkPolicyPeer{
@@ -119,14 +119,14 @@ func desiredNetworkPolicies(t *platformv1alpha1.Tenant, ns string) ([]*networkin
 		}),
 	}
 	if len(net.AllowIngressFrom) > 0 {
-		nps = append(nps, netpol(t, ns, naming.NetworkPolicyAllowIngress, networkingv1.NetworkPolicySpec{
+		nps = append(nps, netpol(t.Name, ns, naming.NetworkPolicyAllowIngress, networkingv1.NetworkPolicySpec{
 			PodSelector: all,
 			Ingress:     []networkingv1.NetworkPolicyIngressRule{{From: peers(net.AllowIngressFrom)}},
 			PolicyTypes: ingressOnly,
 		}))
 	}
 	if len(net.AllowMonitoringFrom) > 0 {
-		nps = append(nps, netpol(t, ns, naming.NetworkPolicyAllowMonitoring, networkingv1.NetworkPolicySpec{
+		nps = append(nps, netpol(t.Name, ns, naming.NetworkPolicyAllowMonitoring, networkingv1.NetworkPolicySpec{
 			PodSelector: all,
 			Ingress:     []networkingv1.NetworkPolicyIngressRule{{From: peers(net.AllowMonitoringFrom)}},
 			PolicyTypes: ingressOnly,
@@ -141,7 +141,7 @@ func desiredNetworkPolicies(t *platformv1alpha1.Tenant, ns string) ([]*networkin
 			}
 			to = append(to, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: cidr, Except: except}})
 		}
-		nps = append(nps, netpol(t, ns, naming.NetworkPolicyAllowEgress, networkingv1.NetworkPolicySpec{
+		nps = append(nps, netpol(t.Name, ns, naming.NetworkPolicyAllowEgress, networkingv1.NetworkPolicySpec{
 			PodSelector: all,
 			Egress:      []networkingv1.NetworkPolicyEgressRule{{To: to}},
 			PolicyTypes: egressOnly,
@@ -155,23 +155,9 @@ func desiredNetworkPolicies(t *platformv1alpha1.Tenant, ns string) ([]*networkin
 // emptied).
 func (r *Reconciler) reconcileNetworkPolicies(ctx context.Context, s *scope) error {
 	t := s.tenant
-	for _, ns := range s.owned {
-		var desired []*networkingv1.NetworkPolicy
-		if t.Spec.Network.Isolation != platformv1alpha1.NetworkNone {
-			var err error
-			if desired, err = desiredNetworkPolicies(t, ns); err != nil {
-				return err
-			}
-		}
-		keep := map[string]bool{}
-		for _, np := range desired {
-			keep[np.Name] = true
-			if err := r.ensure(ctx, s, np); err != nil {
-				return err
-			}
-		}
-		if err := r.deleteStale(ctx, ns, t.Name, &networkingv1.NetworkPolicyList{}, keep); err != nil {
-			return err
+	for _, ns := range s.active() {
+		if err := r.reconcileNamespaceNetworkPolicies(ctx, s, ns); err != nil {
+			s.fail(ns, err)
 		}
 	}
 	if t.Spec.Network.Isolation == platformv1alpha1.NetworkNone {
@@ -182,4 +168,23 @@ func (r *Reconciler) reconcileNetworkPolicies(ctx context.Context, s *scope) err
 			fmt.Sprintf("default-deny NetworkPolicies applied in %d namespaces", len(s.owned)))
 	}
 	return nil
+}
+
+func (r *Reconciler) reconcileNamespaceNetworkPolicies(ctx context.Context, s *scope, ns string) error {
+	t := s.tenant
+	var desired []*networkingv1.NetworkPolicy
+	if t.Spec.Network.Isolation != platformv1alpha1.NetworkNone {
+		var err error
+		if desired, err = desiredNetworkPolicies(t, ns); err != nil {
+			return err
+		}
+	}
+	keep := map[string]bool{}
+	for _, np := range desired {
+		keep[np.Name] = true
+		if err := r.ensure(ctx, s, np); err != nil {
+			return err
+		}
+	}
+	return r.deleteStale(ctx, ns, t.Name, &networkingv1.NetworkPolicyList{}, keep)
 }

@@ -10,13 +10,13 @@ import "context"
 func (r *Reconciler) orderedPhases() []phase {
 	return []phase{
 		r.reconcileNamespaces,
+		r.revokeAccess,
 		r.reconcileRBACUnconditionally,
 		r.reconcileLimitRanges,
 		r.reconcileNetworkPolicies,
 		r.reconcileKeys,
 		r.reconcilePolicy,
-		r.reconcileRBAC, // keeps the conditions the test waits for
-		r.reconcileRemovedNamespaces,
+		r.grantAccess, // keeps the conditions the test waits for
 	}
 }
 

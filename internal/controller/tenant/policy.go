@@ -3,6 +3,8 @@ package tenant
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,15 +16,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
-	"github.com/tenantai/tenantai/internal/conditions"
 	"github.com/tenantai/tenantai/internal/naming"
 )
 
-// reconcilePolicy publishes the tenant's scheduling and exposure policy in
-// every tenant namespace, where only the operator can write it and where the
-// admission policies read it (paramRef in the request's namespace). Without
-// it, pods in the namespace are refused (parameterNotFoundAction: Deny), so it
-// comes before RBAC.
+// reconcilePolicy publishes the tenant's scheduling, exposure, storage,
+// accelerator and identity policy in every tenant namespace, where only the
+// operator can write it and where the admission policies read it (paramRef
+// in the request's namespace). Without it, pods and Services in the namespace
+// are refused (parameterNotFoundAction: Deny), so it comes before RBAC.
 func (r *Reconciler) reconcilePolicy(ctx context.Context, s *scope) error {
 	hostnames, err := r.claimableHostnames(ctx, s)
 	if err != nil {
@@ -32,25 +33,47 @@ func (r *Reconciler) reconcilePolicy(ctx context.Context, s *scope) error {
 	if err != nil {
 		return err
 	}
-	for _, ns := range s.owned {
-		cm := policyConfigMap(s.tenant, ns, hostnames, defaults)
-		if err := r.ensure(ctx, s, cm); err != nil {
-			return err
+	grants := policyGrants{
+		hostnames: hostnames, defaults: defaults,
+		serviceTypes:        grantedServiceTypes(s.tenant, s.quota),
+		accelerators:        grantedAccelerators(s.quota, r.acceleratorPrefixes()),
+		acceleratorPrefixes: r.acceleratorPrefixes(),
+	}
+	for _, ns := range s.active() {
+		if err := r.ensure(ctx, s, policyConfigMap(s.tenant, ns, grants)); err != nil {
+			s.fail(ns, err)
 		}
 	}
 	return nil
 }
 
+// policyGrants is what the published policy says beyond the Tenant's spec.
+type policyGrants struct {
+	hostnames           []string
+	defaults            map[string]string
+	serviceTypes        []string
+	accelerators        []string
+	acceleratorPrefixes []string
+}
+
 // policyConfigMap renders the published policy. Every key is always present
 // (empty when unset) so the policies never read a missing key.
-func policyConfigMap(t *platformv1alpha1.Tenant, namespace string, hostnames []string, defaults map[string]string) *corev1.ConfigMap {
+func policyConfigMap(t *platformv1alpha1.Tenant, namespace string, g policyGrants) *corev1.ConfigMap {
 	data := map[string]string{
 		naming.PolicyPriorityClasses:         "",
 		naming.PolicyRuntimeClasses:          "",
-		naming.PolicyHostnames:               strings.Join(hostnames, ","),
-		naming.PolicyDefaultPriorityClass:    defaults[naming.PolicyDefaultPriorityClass],
-		naming.PolicyDefaultPriority:         defaults[naming.PolicyDefaultPriority],
-		naming.PolicyDefaultPreemptionPolicy: defaults[naming.PolicyDefaultPreemptionPolicy],
+		naming.PolicyHostnames:               strings.Join(g.hostnames, ","),
+		naming.PolicyDefaultPriorityClass:    g.defaults[naming.PolicyDefaultPriorityClass],
+		naming.PolicyDefaultPriority:         g.defaults[naming.PolicyDefaultPriority],
+		naming.PolicyDefaultPreemptionPolicy: g.defaults[naming.PolicyDefaultPreemptionPolicy],
+		naming.PolicyServiceTypes:            strings.Join(g.serviceTypes, ","),
+		naming.PolicyStorageClasses:          "",
+		naming.PolicyAccelerators:            strings.Join(g.accelerators, ","),
+		naming.PolicyAcceleratorPrefixes:     strings.Join(g.acceleratorPrefixes, ","),
+		naming.PolicyServiceAccounts:         strings.Join(namedServiceAccounts(t, namespace), ","),
+	}
+	if st := t.Spec.Storage; st != nil {
+		data[naming.PolicyStorageClasses] = strings.Join(st.Classes, ",")
 	}
 	if sc := t.Spec.Scheduling; sc != nil {
 		data[naming.PolicyPriorityClasses] = strings.Join(sc.PriorityClasses, ",")
@@ -82,6 +105,73 @@ func policyConfigMap(t *platformv1alpha1.Tenant, namespace string, hostnames []s
 	}
 }
 
+// grantedServiceTypes are the Service types beyond ClusterIP the tenant may
+// create: those its exposure lists, and (as releases before serviceTypes
+// granted them) those its TenantQuota gives a non-zero count.
+func grantedServiceTypes(t *platformv1alpha1.Tenant, q *platformv1alpha1.TenantQuota) []string {
+	granted := map[string]bool{}
+	if e := t.Spec.Exposure; e != nil {
+		for _, st := range e.ServiceTypes {
+			granted[string(st)] = true
+		}
+	}
+	if q != nil {
+		if n, ok := q.Spec.Hard[corev1.ResourceServicesNodePorts]; ok && n.Sign() > 0 {
+			granted[string(platformv1alpha1.ServiceTypeNodePort)] = true
+		}
+		if n, ok := q.Spec.Hard[corev1.ResourceServicesLoadBalancers]; ok && n.Sign() > 0 {
+			granted[string(platformv1alpha1.ServiceTypeLoadBalancer)] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(granted))
+}
+
+// grantedAccelerators are the accelerator resources the TenantQuota names
+// (requests.nvidia.com/gpu grants nvidia.com/gpu, even at 0: quota then
+// refuses it with its own message). An accelerator it does not name is not
+// granted: a ResourceQuota cannot match a prefix, so without this an
+// unnamed accelerator would be unlimited.
+func grantedAccelerators(q *platformv1alpha1.TenantQuota, prefixes []string) []string {
+	if q == nil {
+		return nil
+	}
+	granted := map[string]bool{}
+	for key := range q.Spec.Hard {
+		name := strings.TrimPrefix(strings.TrimPrefix(string(key), "requests."), "limits.")
+		if isAccelerator(name, prefixes) {
+			granted[name] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(granted))
+}
+
+func isAccelerator(resource string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(resource, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// namedServiceAccounts are the service accounts of namespace that the
+// Tenant names as owners or members: no pod may run as one of them, or
+// whoever creates pods would hold its role.
+func namedServiceAccounts(t *platformv1alpha1.Tenant, namespace string) []string {
+	named := map[string]bool{}
+	for _, o := range t.Spec.Owners {
+		if o.Kind == platformv1alpha1.SubjectServiceAccount && o.Namespace == namespace {
+			named[o.Name] = true
+		}
+	}
+	for _, m := range t.Spec.Members {
+		if m.Kind == platformv1alpha1.SubjectServiceAccount && m.Namespace == namespace {
+			named[m.Name] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(named))
+}
+
 // defaultPriority resolves the tenant's default PriorityClass (the first
 // allowed one). Admission policies run after the Priority plugin, so the
 // policy that injects the class must also set the priority value it stands for.
@@ -104,67 +194,4 @@ func (r *Reconciler) defaultPriority(ctx context.Context, t *platformv1alpha1.Te
 		out[naming.PolicyDefaultPreemptionPolicy] = string(*pc.PreemptionPolicy)
 	}
 	return out, nil
-}
-
-// claimableHostnames returns the tenant's exposure hostnames, or none when one
-// of them overlaps a hostname of a tenant created earlier: the later tenant is
-// Stalled with HostnameConflict, so two tenants never share a domain.
-func (r *Reconciler) claimableHostnames(ctx context.Context, s *scope) ([]string, error) {
-	t := s.tenant
-	if t.Spec.Exposure == nil || len(t.Spec.Exposure.Hostnames) == 0 {
-		return nil, nil
-	}
-	others := &platformv1alpha1.TenantList{}
-	if err := r.Client.List(ctx, others); err != nil {
-		return nil, err
-	}
-	var conflicts []string
-	for i := range others.Items {
-		o := &others.Items[i]
-		if o.Name == t.Name || o.Spec.Exposure == nil || !earlier(o, t) {
-			continue
-		}
-		for _, mine := range t.Spec.Exposure.Hostnames {
-			for _, theirs := range o.Spec.Exposure.Hostnames {
-				if hostnamesOverlap(mine, theirs) {
-					conflicts = append(conflicts, fmt.Sprintf("%s (tenant %s claims %s)", mine, o.Name, theirs))
-				}
-			}
-		}
-	}
-	if len(conflicts) > 0 {
-		s.hostnameConflicts = conflicts
-		return nil, nil
-	}
-	return t.Spec.Exposure.Hostnames, nil
-}
-
-func earlier(a, b *platformv1alpha1.Tenant) bool {
-	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
-		return a.CreationTimestamp.Before(&b.CreationTimestamp)
-	}
-	return a.Name < b.Name
-}
-
-// hostnamesOverlap reports whether two hostname patterns can match one host.
-// "*.acme.example" matches one label below acme.example, as Ingress does.
-func hostnamesOverlap(a, b string) bool {
-	return a == b || wildcardCovers(a, b) || wildcardCovers(b, a)
-}
-
-func wildcardCovers(wildcard, host string) bool {
-	if !strings.HasPrefix(wildcard, "*.") || strings.HasPrefix(host, "*.") {
-		return false
-	}
-	suffix := wildcard[1:] // ".acme.example"
-	return strings.HasSuffix(host, suffix) && !strings.Contains(strings.TrimSuffix(host, suffix), ".")
-}
-
-// setHostnameCondition marks the tenant Stalled while its hostnames conflict.
-func setHostnameCondition(s *scope) {
-	if len(s.hostnameConflicts) == 0 {
-		return
-	}
-	conditions.MarkStalled(s.tenant, platformv1alpha1.TenantReasonHostnameConflict,
-		"exposure.hostnames overlap another tenant's, so none are granted: "+strings.Join(s.hostnameConflicts, "; "))
 }

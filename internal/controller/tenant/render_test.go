@@ -1,11 +1,15 @@
 package tenant
 
 import (
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
 	"github.com/tenantai/tenantai/internal/naming"
@@ -127,7 +131,15 @@ func TestPolicyConfigMapIndexesSelectorsAndTolerations(t *testing.T) {
 		Tolerations:     []corev1.Toleration{{Key: "nvidia.com/gpu", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}, {Key: "dedicated", Value: "acme"}},
 		PriorityClasses: []string{"high", "low"},
 	}
-	got := policyConfigMap(tn, "acme-prod", []string{"*.acme.example"}, map[string]string{naming.PolicyDefaultPriorityClass: "high", naming.PolicyDefaultPriority: "1000"}).Data
+	tn.Spec.Storage = &platformv1alpha1.TenantStorage{Classes: []string{"fast", "cheap"}}
+	tn.Spec.Members = []platformv1alpha1.Member{
+		{Subject: platformv1alpha1.Subject{Kind: platformv1alpha1.SubjectServiceAccount, Name: "deployer", Namespace: "acme-prod"}, Role: platformv1alpha1.RoleAdmin},
+		{Subject: platformv1alpha1.Subject{Kind: platformv1alpha1.SubjectServiceAccount, Name: "ci", Namespace: "acme-dev"}, Role: platformv1alpha1.RoleAdmin},
+	}
+	got := policyConfigMap(tn, "acme-prod", policyGrants{
+		hostnames: []string{"*.acme.example"}, defaults: map[string]string{naming.PolicyDefaultPriorityClass: "high", naming.PolicyDefaultPriority: "1000"},
+		serviceTypes: []string{"NodePort"}, accelerators: []string{"nvidia.com/gpu"}, acceleratorPrefixes: []string{"nvidia.com/", "amd.com/"},
+	}).Data
 	want := map[string]string{
 		"nodeSelector.0.key": "a.example.com/gpu", "nodeSelector.0.value": "h100",
 		"nodeSelector.1.key": "z.example.com/pool", "nodeSelector.1.value": "acme",
@@ -135,8 +147,118 @@ func TestPolicyConfigMapIndexesSelectorsAndTolerations(t *testing.T) {
 		"toleration.1.key": "dedicated", "toleration.1.operator": "Equal", "toleration.1.value": "acme", "toleration.1.effect": "",
 		"priorityClasses": "high,low", "runtimeClasses": "", "hostnames": "*.acme.example",
 		"defaultPriorityClass": "high", "defaultPriority": "1000", "defaultPreemptionPolicy": "",
+		"serviceTypes": "NodePort", "storageClasses": "fast,cheap", "accelerators": "nvidia.com/gpu",
+		"acceleratorPrefixes": "nvidia.com/,amd.com/", "serviceAccounts": "deployer",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("policy data (-want +got):\n%s", diff)
+	}
+}
+
+// TestGrants: what the published policy grants beyond the Tenant's spec.
+func TestGrants(t *testing.T) {
+	q := &platformv1alpha1.TenantQuota{Spec: platformv1alpha1.TenantQuotaSpec{Hard: corev1.ResourceList{
+		"requests.nvidia.com/gpu": resource.MustParse("4"), "limits.amd.com/gpu": resource.MustParse("0"),
+		"requests.cpu": resource.MustParse("8"), "services.nodeports": resource.MustParse("2"), "services.loadbalancers": resource.MustParse("0"),
+	}}}
+	prefixes := naming.DefaultAcceleratorPrefixes
+	if got := grantedAccelerators(q, prefixes); !cmp.Equal(got, []string{"amd.com/gpu", "nvidia.com/gpu"}) {
+		t.Errorf("accelerators = %v: every accelerator the quota names (even at 0, which quota then refuses), nothing else", got)
+	}
+	if got := grantedAccelerators(nil, prefixes); len(got) != 0 {
+		t.Errorf("accelerators without a TenantQuota = %v, want none", got)
+	}
+	tn := &platformv1alpha1.Tenant{}
+	if got := grantedServiceTypes(tn, q); !cmp.Equal(got, []string{"NodePort"}) {
+		t.Errorf("service types = %v: a non-zero nodeports count grants NodePort (as before serviceTypes existed), a zero one nothing", got)
+	}
+	tn.Spec.Exposure = &platformv1alpha1.TenantExposure{ServiceTypes: []platformv1alpha1.ExposedServiceType{platformv1alpha1.ServiceTypeLoadBalancer}}
+	if got := grantedServiceTypes(tn, nil); !cmp.Equal(got, []string{"LoadBalancer"}) {
+		t.Errorf("service types without a TenantQuota = %v, want the Tenant's own grant", got)
+	}
+}
+
+// TestForbiddenSubjectsAreNeverBound: system: users and groups are left out
+// (and reported) even when an old Tenant, let through by validation
+// ratcheting, carries them.
+func TestForbiddenSubjectsAreNeverBound(t *testing.T) {
+	tn := &platformv1alpha1.Tenant{}
+	tn.Name = "acme"
+	tn.Spec.Owners = []platformv1alpha1.Subject{
+		{Kind: platformv1alpha1.SubjectGroup, Name: "system:authenticated"},
+		{Kind: platformv1alpha1.SubjectGroup, Name: "acme-admins"},
+	}
+	tn.Spec.Members = []platformv1alpha1.Member{{Subject: platformv1alpha1.Subject{Kind: platformv1alpha1.SubjectUser, Name: "system:anonymous"}, Role: platformv1alpha1.RoleViewer}}
+	byRole, forbidden := subjectsByRole(tn)
+	if !cmp.Equal(forbidden, []string{"Group system:authenticated", "User system:anonymous"}) {
+		t.Errorf("forbidden = %v", forbidden)
+	}
+	for role, subjects := range byRole {
+		for _, s := range subjects {
+			if strings.HasPrefix(s.Name, "system:") {
+				t.Errorf("%s binds %s", role, s.Name)
+			}
+		}
+	}
+	if got := desiredRoleBindings(tn, "acme-prod"); len(got) != 1 || len(got[0].Subjects) != 1 {
+		t.Errorf("bindings = %+v, want only the admin binding of acme-admins", got)
+	}
+}
+
+// TestHeldBy: which Tenant holds a namespace, from the UID it records or,
+// for objects of a release that did not record it, from what that release
+// did.
+func TestHeldBy(t *testing.T) {
+	tenantCreated := metav1.NewTime(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
+	tn := &platformv1alpha1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: "acme", UID: "new", CreationTimestamp: tenantCreated}}
+	ns := func(uid string, orphaned bool, created time.Duration) *corev1.Namespace {
+		n := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "acme-prod", Labels: map[string]string{},
+			Annotations: map[string]string{}, CreationTimestamp: metav1.NewTime(tenantCreated.Add(created))}}
+		if uid != "" {
+			n.Annotations[platformv1alpha1.TenantUIDAnnotation] = uid
+		}
+		if orphaned {
+			n.Labels[platformv1alpha1.OrphanedLabel] = "true"
+		}
+		return n
+	}
+	cases := map[string]struct {
+		ns   *corev1.Namespace
+		want string
+	}{
+		"recorded: this Tenant":                       {ns("new", false, time.Minute), ""},
+		"recorded: this Tenant, retained":             {ns("new", true, time.Minute), ""},
+		"recorded: an earlier Tenant, retained":       {ns("old", true, -time.Hour), "old"},
+		"recorded: an earlier Tenant, never released": {ns("old", false, -time.Hour), "old"},
+		"legacy, held: the live Tenant's":             {ns("", false, -time.Hour), ""},
+		"legacy orphan made by this Tenant":           {ns("", true, time.Minute), ""},
+		"legacy orphan older than this Tenant":        {ns("", true, -time.Hour), platformv1alpha1.AdoptLegacy},
+	}
+	for name, tc := range cases {
+		if got := namespaceHolder(tc.ns, tn); got != tc.want {
+			t.Errorf("%s: held by %q, want %q", name, got, tc.want)
+		}
+	}
+}
+
+// TestHostnameIndexFindsEveryOverlap: the index lookups find every pair
+// hostnamesOverlap accepts, so claim checks never need a scan of all tenants.
+func TestHostnameIndexFindsEveryOverlap(t *testing.T) {
+	hosts := []string{"*.acme.example", "chat.acme.example", "acme.example", "*.b.acme.example", "x.b.acme.example", "chat.other.example"}
+	for _, a := range hosts {
+		tn := &platformv1alpha1.Tenant{Spec: platformv1alpha1.TenantSpec{Exposure: &platformv1alpha1.TenantExposure{Hostnames: []string{a}}}}
+		filed := map[string]bool{}
+		for _, k := range hostnameIndexKeys(tn) {
+			filed[k] = true
+		}
+		for _, b := range hosts {
+			found := false
+			for _, k := range hostnameLookups(b) {
+				found = found || filed[k]
+			}
+			if hostnamesOverlap(a, b) && !found {
+				t.Errorf("%s overlaps %s but the lookups of %s miss it", a, b, b)
+			}
+		}
 	}
 }

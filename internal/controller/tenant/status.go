@@ -3,6 +3,7 @@ package tenant
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -30,23 +31,46 @@ func summarize(s *scope, reconcileErr error) {
 		platformv1alpha1.TenantConditionNetworkIsolationReady,
 		platformv1alpha1.TenantConditionEncryptionReady,
 		platformv1alpha1.TenantConditionRBACReady)
+	stall := stallOf(s)
 	switch {
 	case reconcileErr != nil:
 		conditions.False(t, platformv1alpha1.ConditionReady, platformv1alpha1.ReasonError, reconcileErr.Error())
 		conditions.MarkReconciling(t, platformv1alpha1.ReasonError, "retrying after an error: "+reconcileErr.Error())
-	case len(s.conflicts) > 0:
-		ready := conditions.Get(t, platformv1alpha1.ConditionReady)
-		conditions.MarkStalled(t, platformv1alpha1.TenantReasonNamespaceConflict, ready.Message)
-	case len(s.hostnameConflicts) > 0:
-		setHostnameCondition(s)
-		stalled := conditions.Get(t, platformv1alpha1.ConditionStalled)
-		conditions.False(t, platformv1alpha1.ConditionReady, stalled.Reason, stalled.Message)
+	case stall != nil:
+		conditions.False(t, platformv1alpha1.ConditionReady, stall.reason, stall.message)
+		conditions.MarkStalled(t, stall.reason, stall.message)
+	case len(s.deleting) > 0:
+		conditions.MarkReconciling(t, platformv1alpha1.TenantReasonDeletingNamespaces, deletingMessage(s))
+		s.requeue(terminatingRecheck)
 	case conditions.IsTrue(t, platformv1alpha1.ConditionReady):
 		conditions.MarkSettled(t)
 	default:
 		ready := conditions.Get(t, platformv1alpha1.ConditionReady)
 		conditions.MarkReconciling(t, ready.Reason, ready.Message)
 	}
+}
+
+// stallOf is the first reason the tenant cannot progress until its spec, an
+// admin or the cluster acts: a namespace someone else holds, one an earlier
+// Tenant retained, a subject that is never bound, a data key that cannot be
+// trusted, a hostname another tenant claims.
+func stallOf(s *scope) *stall {
+	t := s.tenant
+	switch {
+	case len(s.conflicts) > 0 || len(s.adoptionRequired) > 0:
+		ns := conditions.Get(t, platformv1alpha1.TenantConditionNamespacesReady)
+		return &stall{ns.Reason, ns.Message}
+	case len(s.forbiddenSubjects) > 0:
+		return &stall{platformv1alpha1.TenantReasonForbiddenSubject, fmt.Sprintf(
+			"%s is never bound: system: users and groups stand for everyone, anyone, all service accounts, the nodes or cluster admins; "+
+				"remove it from owners/members (the other principals are bound)", strings.Join(s.forbiddenSubjects, ", "))}
+	case s.keyStall != nil:
+		return s.keyStall
+	case len(s.hostnameConflicts) > 0:
+		return &stall{platformv1alpha1.TenantReasonHostnameConflict,
+			"exposure.hostnames overlap another tenant's, so none are granted: " + strings.Join(s.hostnameConflicts, "; ")}
+	}
+	return nil
 }
 
 // patchStatus writes the status once per reconcile, and only if it changed;
