@@ -25,6 +25,9 @@ const (
 	ModelReasonQuotaExceeded      = "QuotaExceeded"
 	ModelReasonTooManyReplicas    = "TooManyReplicas"
 	ModelReasonPlacementConflict  = "PlacementConflict"
+	// ModelReasonPodsRefused: the API server refused the model's pods for a
+	// reason other than quota (an admission policy); the message is its own.
+	ModelReasonPodsRefused = "PodsRefused"
 
 	// ModelReasonDeploymentsAvailable: every Deployment of the model reports
 	// Available=True.

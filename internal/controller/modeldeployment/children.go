@@ -62,15 +62,19 @@ func (c *children) objects() []client.Object {
 // cannot be rendered (an engine that cannot load the URI's scheme, a
 // pvc:// path leaving its claim) is a *specError.
 func render(md *platformv1alpha1.ModelDeployment, tenant string) (*children, error) {
-	return renderFor(md, tenant, nil)
+	return renderFor(md, tenant, nil, nil)
 }
 
 // renderFor renders the children under the tenant's scheduling policy, which
 // the pods' placement is merged with (a *placementConflict when they
-// contradict it).
-func renderFor(md *platformv1alpha1.ModelDeployment, tenant string, sched *platformv1alpha1.TenantScheduling) (*children, error) {
+// contradict it). acceleratorPrefixes (naming.DefaultAcceleratorPrefixes
+// when nil) say which resources and taints are accelerators'.
+func renderFor(md *platformv1alpha1.ModelDeployment, tenant string, sched *platformv1alpha1.TenantScheduling, acceleratorPrefixes []string) (*children, error) {
 	rt := md.Spec.Runtime
-	pl, err := placement(md, sched)
+	if acceleratorPrefixes == nil {
+		acceleratorPrefixes = naming.DefaultAcceleratorPrefixes
+	}
+	pl, err := placement(md, sched, acceleratorPrefixes)
 	if err != nil {
 		return nil, err
 	}

@@ -66,6 +66,10 @@ type Reconciler struct {
 	// name on the pod templates, for cost tools that aggregate pods by a team
 	// label (OpenCost's "team"); the tenant label itself is always set.
 	CostTeamLabel string
+	// AcceleratorPrefixes are the resource-name prefixes of accelerators
+	// (naming.DefaultAcceleratorPrefixes when nil): a model that requests
+	// none is never given a toleration of an accelerator taint.
+	AcceleratorPrefixes []string
 	// written remembers the conditions last written per ModelDeployment, so
 	// that a pass reading a stale cache records no transition twice.
 	written events.Written

@@ -43,7 +43,7 @@ func (r *Reconciler) reconcileTenant(ctx context.Context, s *scope) error {
 // renderChildren renders the children; a spec that cannot be served stalls
 // the ModelDeployment with reason InvalidSpec.
 func (r *Reconciler) renderChildren(_ context.Context, s *scope) error {
-	desired, err := renderFor(s.md, s.tenant, s.scheduling)
+	desired, err := renderFor(s.md, s.tenant, s.scheduling, r.AcceleratorPrefixes)
 	var conflict *placementConflict
 	if errors.As(err, &conflict) {
 		s.stallTerminal(platformv1alpha1.ModelReasonPlacementConflict, err.Error())

@@ -282,10 +282,43 @@ func isExtendedResource(name corev1.ResourceName) bool {
 	return strings.Contains(n, "/") && !strings.HasPrefix(n, "kubernetes.io/") && !strings.Contains(n, ".kubernetes.io/")
 }
 
-// requestsGPU reports whether the server asks for at least one GPU.
+// requestsAccelerator reports whether the server asks for at least one unit
+// of a resource whose name starts with one of prefixes (nvidia.com/gpu, ...).
+func requestsAccelerator(r platformv1alpha1.ModelResources, prefixes []string) bool {
+	for _, list := range []corev1.ResourceList{r.Requests, r.Limits} {
+		for name, q := range list {
+			if q.Sign() > 0 && hasPrefix(string(name), prefixes) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// requestsGPU reports whether the server asks for at least one NVIDIA GPU.
 func requestsGPU(r platformv1alpha1.ModelResources) bool {
 	for _, list := range []corev1.ResourceList{r.Requests, r.Limits} {
 		if q, ok := list[gpuResource]; ok && q.Sign() > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// acceleratorToleration reports whether a toleration lets a pod onto
+// accelerator nodes: its key is an accelerator's (nvidia.com/gpu), or it
+// tolerates every taint. The admission policy tenantai-pods refuses such a
+// toleration on a pod that requests no accelerator.
+func acceleratorToleration(t corev1.Toleration, prefixes []string) bool {
+	if t.Key == "" {
+		return t.Operator == corev1.TolerationOpExists
+	}
+	return hasPrefix(t.Key, prefixes)
+}
+
+func hasPrefix(s string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
 			return true
 		}
 	}
@@ -314,9 +347,12 @@ func (e *placementConflict) Error() string { return e.msg }
 // tolerations are added, and a placement toleration must be one of the
 // tenant's. GPU pods also tolerate the nvidia.com/gpu taint, which admission
 // allows every tenant (GPU access is bounded by quota; node pools by their own
-// taints).
-func placement(md *platformv1alpha1.ModelDeployment, sched *platformv1alpha1.TenantScheduling) (podPlacement, error) {
+// taints). A model that requests no accelerator gets no toleration of an
+// accelerator taint (the tenant's are left out, a placement one is a
+// conflict): admission keeps such pods off accelerator nodes.
+func placement(md *platformv1alpha1.ModelDeployment, sched *platformv1alpha1.TenantScheduling, prefixes []string) (podPlacement, error) {
 	var pl podPlacement
+	accelerated := requestsAccelerator(md.Spec.Runtime.Resources, prefixes)
 	if p := md.Spec.Placement; p != nil && len(p.NodeSelector) > 0 {
 		pl.nodeSelector = maps.Clone(p.NodeSelector)
 	}
@@ -337,6 +373,11 @@ func placement(md *platformv1alpha1.ModelDeployment, sched *platformv1alpha1.Ten
 	if p := md.Spec.Placement; p != nil {
 		for i := range p.Tolerations {
 			t := normalToleration(p.Tolerations[i])
+			if !accelerated && acceleratorToleration(t, prefixes) {
+				return pl, &placementConflict{fmt.Sprintf(
+					"placement.tolerations %s:%s tolerates an accelerator taint, but runtime.resources requests no accelerator: "+
+						"admission keeps pods that request none off accelerator nodes; remove the toleration or request the accelerator", t.Key, t.Effect)}
+			}
 			if !hasToleration(normalTolerations(allowed), t) && !equality.Semantic.DeepEqual(t, gpuToleration) {
 				return pl, &placementConflict{fmt.Sprintf(
 					"placement.tolerations %s:%s is not among the tenant's tolerations: a tenant may tolerate only its own node pool's taints", t.Key, t.Effect)}
@@ -344,7 +385,11 @@ func placement(md *platformv1alpha1.ModelDeployment, sched *platformv1alpha1.Ten
 		}
 	}
 	for i := range allowed {
-		if t := normalToleration(allowed[i]); !hasToleration(pl.tolerations, t) {
+		t := normalToleration(allowed[i])
+		if !accelerated && acceleratorToleration(t, prefixes) {
+			continue
+		}
+		if !hasToleration(pl.tolerations, t) {
 			pl.tolerations = append(pl.tolerations, t)
 		}
 	}

@@ -283,7 +283,7 @@ func TestGPUToleration(t *testing.T) {
 			if tc.placement == nil {
 				sched = nil
 			}
-			got, err := renderFor(md, "acme", sched)
+			got, err := renderFor(md, "acme", sched, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -299,6 +299,32 @@ func TestGPUToleration(t *testing.T) {
 	}
 }
 
+// TestTenantGPUTolerationOnlyForGPUModels: a tenant whose pool tolerates
+// the GPU taint passes that toleration only to models that request an
+// accelerator; admission (tenantai-pods) would refuse it on the others.
+func TestTenantGPUTolerationOnlyForGPUModels(t *testing.T) {
+	gpuTaint := corev1.Toleration{Key: "nvidia.com/gpu", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}
+	pool := corev1.Toleration{Key: "pool", Operator: corev1.TolerationOpEqual, Value: "acme", Effect: corev1.TaintEffectNoSchedule}
+	sched := &platformv1alpha1.TenantScheduling{Tolerations: []corev1.Toleration{pool, gpuTaint}}
+	cpu := sampleVLLM()
+	cpu.Spec.Runtime.Resources = platformv1alpha1.ModelResources{Requests: corev1.ResourceList{"cpu": resource.MustParse("1")}}
+	got, err := renderFor(cpu, "acme", sched, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]corev1.Toleration{pool}, got.stable.Spec.Template.Spec.Tolerations); diff != "" {
+		t.Errorf("a CPU model's tolerations (-want +got):\n%s", diff)
+	}
+	amd := sampleVLLM()
+	amd.Spec.Runtime.Resources = platformv1alpha1.ModelResources{Requests: corev1.ResourceList{"amd.com/gpu": resource.MustParse("1")}}
+	if got, err = renderFor(amd, "acme", sched, nil); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]corev1.Toleration{pool, gpuTaint}, got.stable.Spec.Template.Spec.Tolerations); diff != "" {
+		t.Errorf("an accelerator model's tolerations (-want +got):\n%s", diff)
+	}
+}
+
 func TestPlacementMergesWithTheTenantPolicy(t *testing.T) {
 	sched := &platformv1alpha1.TenantScheduling{
 		NodeSelector: map[string]platformv1alpha1.LabelValue{"pool.example.com/tenant": "acme"},
@@ -306,6 +332,7 @@ func TestPlacementMergesWithTheTenantPolicy(t *testing.T) {
 	}
 	cases := map[string]struct {
 		placement    *platformv1alpha1.Placement
+		cpuOnly      bool
 		wantSelector map[string]string
 		wantConflict string
 	}{
@@ -324,12 +351,21 @@ func TestPlacementMergesWithTheTenantPolicy(t *testing.T) {
 			placement:    &platformv1alpha1.Placement{Tolerations: []corev1.Toleration{{Key: "pool.example.com/tenant", Value: "globex", Effect: corev1.TaintEffectNoSchedule}}},
 			wantConflict: "placement.tolerations pool.example.com/tenant:NoSchedule is not among the tenant's tolerations",
 		},
+		// Data-safety 13: refused with the reason, never silently dropped.
+		"the GPU taint without a GPU request": {
+			placement:    &platformv1alpha1.Placement{Tolerations: []corev1.Toleration{{Key: "nvidia.com/gpu", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}}},
+			cpuOnly:      true,
+			wantConflict: "placement.tolerations nvidia.com/gpu:NoSchedule tolerates an accelerator taint, but runtime.resources requests no accelerator",
+		},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			md := sampleVLLM()
 			md.Spec.Placement = tc.placement
-			got, err := renderFor(md, "acme", sched)
+			if tc.cpuOnly {
+				md.Spec.Runtime.Resources = platformv1alpha1.ModelResources{Requests: corev1.ResourceList{"cpu": resource.MustParse("1")}}
+			}
+			got, err := renderFor(md, "acme", sched, nil)
 			if tc.wantConflict != "" {
 				var conflict *placementConflict
 				if !errors.As(err, &conflict) || !strings.Contains(err.Error(), tc.wantConflict) {

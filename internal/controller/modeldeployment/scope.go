@@ -31,6 +31,12 @@ type scope struct {
 	heldCanary string
 	// rollingOut says why a rollout is in progress ("" when none is).
 	rollingOut string
+	// unsettled says why a Deployment does not yet run the current template
+	// on every desired replica, ready ("" when all do): Ready waits for it.
+	unsettled string
+	// refused is the API server's refusal of the model's pods other than by
+	// quota (an admission policy), from a ReplicaFailure condition.
+	refused string
 	// deployments are the Deployments as this pass left them (the API
 	// server's answer to an apply, or the cache when nothing was sent), by
 	// name: status is computed from state that includes the operator's own

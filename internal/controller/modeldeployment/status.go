@@ -102,9 +102,16 @@ func (s *scope) setStatus(tracks []track, hpa *autoscalingv2.HorizontalPodAutosc
 	}
 	st.Versions = versions(tracks)
 	setAvailable(md, tracks)
-	setQuotaExceeded(md, tracks)
+	s.refused = setQuotaExceeded(md, tracks)
 	setScalingLimited(md, s.desired.autoscaler != nil, hpa)
 	s.rollingOut = rolloutMessage(md, tracks)
+	s.unsettled = ""
+	for _, t := range tracks {
+		if msg := deploymentProgress(t); msg != "" && !t.held {
+			s.unsettled = msg
+			break
+		}
+	}
 }
 
 // versions reports each running version with its replicas and its real share
@@ -176,20 +183,29 @@ func setAvailable(md *platformv1alpha1.ModelDeployment, tracks []track) {
 
 // setQuotaExceeded reports a quota refusal of the model's pods, with the API
 // server's message, from a Deployment's ReplicaFailure condition (which the
-// Deployment controller copies from its newest ReplicaSet).
-func setQuotaExceeded(md *platformv1alpha1.ModelDeployment, tracks []track) {
+// Deployment controller copies from its newest ReplicaSet). Another refusal
+// (an admission policy: an accelerator the tenant is not granted, say) is
+// returned, for Ready to say why the replicas are missing.
+func setQuotaExceeded(md *platformv1alpha1.ModelDeployment, tracks []track) (refused string) {
 	for _, t := range tracks {
 		if t.deployment == nil {
 			continue
 		}
 		c := deploymentCondition(t.deployment, appsv1.DeploymentReplicaFailure)
-		if c != nil && c.Status == corev1.ConditionTrue && c.Reason == reasonFailedCreate && strings.Contains(c.Message, quotaRefusal) {
+		if c == nil || c.Status != corev1.ConditionTrue || c.Reason != reasonFailedCreate {
+			continue
+		}
+		if strings.Contains(c.Message, quotaRefusal) {
 			conditions.True(md, platformv1alpha1.ModelConditionQuotaExceeded, platformv1alpha1.ModelReasonQuotaExceeded, c.Message)
-			return
+			return ""
+		}
+		if refused == "" {
+			refused = c.Message
 		}
 	}
 	conditions.False(md, platformv1alpha1.ModelConditionQuotaExceeded, platformv1alpha1.ModelReasonWithinQuota,
 		"no replica of the model is refused by quota")
+	return refused
 }
 
 // setScalingLimited mirrors the HPA's ScalingLimited condition only when the
@@ -296,10 +312,17 @@ func summarize(s *scope, reconcileErr error) {
 	switch {
 	case quota != nil && quota.Status == metav1.ConditionTrue:
 		conditions.False(md, platformv1alpha1.ConditionReady, quota.Reason, quota.Message)
+	case s.refused != "":
+		conditions.False(md, platformv1alpha1.ConditionReady, platformv1alpha1.ModelReasonPodsRefused, s.refused)
 	case available == nil:
 		conditions.False(md, platformv1alpha1.ConditionReady, platformv1alpha1.ReasonProgressing, "availability has not been observed yet")
 	case available.Status != metav1.ConditionTrue:
 		conditions.False(md, platformv1alpha1.ConditionReady, available.Reason, available.Message)
+	case s.unsettled != "":
+		// Available only says enough replicas serve; Ready at this
+		// generation also needs every Deployment to run its current
+		// template on every desired replica.
+		conditions.False(md, platformv1alpha1.ConditionReady, platformv1alpha1.ModelReasonRollingOut, s.unsettled)
 	default:
 		conditions.True(md, platformv1alpha1.ConditionReady, platformv1alpha1.ReasonReconciled, readyMessage(md))
 	}
