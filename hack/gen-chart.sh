@@ -49,8 +49,26 @@ render() {
 		echo "ERROR: config/$dir has '{{' (lines above): Helm would read it as a template; escape it in hack/gen-chart.sh" >&2
 		exit 1
 	fi
+	if [ "$dir" = policies ]; then stage "$out"; fi
 	mv "$out" "$dest/$file"
 	echo "wrote ${dest#"$root"/}/$file ($(grep -c '^kind:' "$dest/$file") objects from config/$dir)"
+}
+
+# stage <file>: in the bindings labelled platform.tenantai.io/staged (the
+# guardrails an upgrade adds), the validationActions become the value
+# guardrails.mode chooses (Deny, or Warn and Audit).
+stage() {
+	awk '
+		function flush() { if (doc != "") { if (doc ~ /platform\.tenantai\.io\/staged: "true"/) gsub(/  validationActions:\n  - Deny\n/, "  validationActions:\n  {{- include \"tenantai.stagedValidationActions\" . | nindent 2 }}\n", doc); printf "%s", doc }; doc = "" }
+		/^---$/ { flush(); print; next }
+		{ doc = doc $0 "\n" }
+		END { flush() }
+	' "$1" >"$1.staged"
+	if ! grep -q 'tenantai.stagedValidationActions' "$1.staged"; then
+		echo "ERROR: no staged binding found in config/policies: hack/gen-chart.sh expects some" >&2
+		exit 1
+	fi
+	mv "$1.staged" "$1"
 }
 
 render crd crds.yaml \

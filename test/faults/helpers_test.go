@@ -279,6 +279,19 @@ func assertOneKey(t *testing.T, env *testenv.Env, tenant string) {
 	}
 }
 
+// inOperatorNamespace reports the objects a tenant has in the operator's
+// namespace: its canonical data key, the key an earlier Tenant of its name
+// retained (archived), and the records of RoleBindings removed at release.
+func inOperatorNamespace(o client.Object, tenant string) bool {
+	switch o.(type) {
+	case *corev1.Secret:
+		return o.GetName() == naming.CanonicalKeySecret(tenant) || strings.HasPrefix(o.GetName(), naming.CanonicalKeySecret(tenant)+"-")
+	case *corev1.ConfigMap:
+		return strings.HasPrefix(o.GetName(), naming.ReleasedBindingsConfigMap(""))
+	}
+	return false
+}
+
 // invariants polls I1, I2 and I4 with its own client every few milliseconds
 // until stopped, and reports every violation it saw.
 type invariants struct {
@@ -385,7 +398,7 @@ func (inv *invariants) check(ctx context.Context) []string {
 	}
 
 	// I2: managed objects only inside their tenant's namespaces (and the
-	// operator's namespace for canonical keys).
+	// operator's namespace for data keys and release records).
 	managed := client.MatchingLabels{platformv1alpha1.ManagedByLabel: platformv1alpha1.ManagedByValue}
 	lists := []client.ObjectList{
 		&corev1.SecretList{}, &corev1.ConfigMapList{}, &corev1.LimitRangeList{}, &corev1.ResourceQuotaList{},
@@ -397,10 +410,8 @@ func (inv *invariants) check(ctx context.Context) []string {
 		}
 		for _, o := range objects(l) {
 			tenant := o.GetLabels()[platformv1alpha1.TenantLabel]
-			if o.GetNamespace() == platformv1alpha1.OperatorNamespace {
-				if _, isSecret := o.(*corev1.Secret); isSecret && o.GetName() == naming.CanonicalKeySecret(tenant) {
-					continue
-				}
+			if o.GetNamespace() == platformv1alpha1.OperatorNamespace && inOperatorNamespace(o, tenant) {
+				continue
 			}
 			if tenant == "" || tenantOf[o.GetNamespace()] != tenant {
 				// The namespace list may predate the object: recheck.

@@ -2,6 +2,7 @@ package install_test
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -111,7 +112,7 @@ func TestChartValues(t *testing.T) {
 		{"imagePullSecrets", pod.ImagePullSecrets, []corev1.LocalObjectReference{{Name: "registry-credentials"}}},
 		{"args", manager.Args, []string{
 			"--leader-elect", "--leader-elect-lease-duration=30s", "--leader-elect-renew-deadline=20s", "--leader-elect-retry-period=4s",
-			"--metrics-bind-address=0.0.0.0:9443", "--health-probe-bind-address=:9081",
+			"--metrics-bind-address=0.0.0.0:9443", "--health-probe-bind-address=:9081", "--guardrails=Warn",
 			"--zap-log-level=debug", "--max-concurrent-reconciles=8",
 		}},
 		{"ports", manager.Ports, []corev1.ContainerPort{{Name: "metrics", ContainerPort: 9443}, {Name: "probes", ContainerPort: 9081}}},
@@ -154,6 +155,81 @@ func TestChartValues(t *testing.T) {
 	if diff := cmp.Diff(want, endpoints); diff != "" {
 		t.Errorf("ServiceMonitor endpoints (-want +got):\n%s", diff)
 	}
+}
+
+// stagedActions maps each ValidatingAdmissionPolicyBinding to its
+// validationActions, and says which are staged (the guardrails an upgrade
+// adds, platform.tenantai.io/staged).
+func stagedActions(t *testing.T, objs []*unstructured.Unstructured) (staged, other map[string][]string) {
+	t.Helper()
+	staged, other = map[string][]string{}, map[string][]string{}
+	for _, o := range ofKind(objs, "ValidatingAdmissionPolicyBinding") {
+		actions, _, err := unstructured.NestedStringSlice(o.Object, "spec", "validationActions")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.GetLabels()["platform.tenantai.io/staged"] == "true" {
+			staged[o.GetName()] = actions
+		} else {
+			other[o.GetName()] = actions
+		}
+	}
+	return staged, other
+}
+
+// TestStagedGuardrailsWarnFirst: the guardrails an upgrade adds can be
+// installed to warn and audit before they refuse (guardrails.mode=Warn, or
+// the kustomize component guardrails-warn), with the operator reporting
+// instead of deleting; the other policies refuse either way.
+func TestStagedGuardrailsWarnFirst(t *testing.T) {
+	root := repoRoot(t)
+	helm := helmFor(t, root, nil)
+	check := func(t *testing.T, objs []*unstructured.Unstructured, want []string, wantArg bool) {
+		t.Helper()
+		staged, other := stagedActions(t, objs)
+		if len(staged) < 6 {
+			t.Fatalf("staged bindings: %v, want the six guardrails of this release", staged)
+		}
+		for name, actions := range staged {
+			if diff := cmp.Diff(want, actions); diff != "" {
+				t.Errorf("staged binding %s (-want +got):\n%s", name, diff)
+			}
+		}
+		for name, actions := range other {
+			if diff := cmp.Diff([]string{"Deny"}, actions); diff != "" {
+				t.Errorf("binding %s (-want +got):\n%s", name, diff)
+			}
+		}
+		deploy := &appsv1.Deployment{}
+		fromUnstructured(t, only(t, objs, "Deployment"), deploy)
+		if got := slices.Contains(deploy.Spec.Template.Spec.Containers[0].Args, "--guardrails=Warn"); got != wantArg {
+			t.Errorf("--guardrails=Warn in the manager's args: %v, want %v", got, wantArg)
+		}
+	}
+	t.Run("helm, default", func(t *testing.T) { check(t, renderChart(t, helm), []string{"Deny"}, false) })
+	t.Run("helm, guardrails.mode=Warn", func(t *testing.T) {
+		check(t, renderChart(t, helm, "--set", "guardrails.mode=Warn"), []string{"Warn", "Audit"}, true)
+	})
+	t.Run("kustomize component", func(t *testing.T) {
+		overlay := filepath.Join(root, ".cache", "test-guardrails-warn")
+		if err := os.MkdirAll(overlay, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = os.RemoveAll(overlay) })
+		kustomization := "resources:\n- ../../config/default\ncomponents:\n- ../../config/components/guardrails-warn\n"
+		if err := os.WriteFile(filepath.Join(overlay, "kustomization.yaml"), []byte(kustomization), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		kubectl, err := testenv.Binary(root, "kubectl")
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(kubectl, "kustomize", overlay).CombinedOutput()
+		if err != nil {
+			t.Fatalf("kubectl kustomize: %v\n%s", err, out)
+		}
+		check(t, objectsOf(t, string(out)), []string{"Warn", "Audit"}, true)
+	})
 }
 
 // TestChartWithoutMetricsOrLeaderElection renders the chart with both off:

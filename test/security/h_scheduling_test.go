@@ -63,7 +63,9 @@ func greenTenant(t *testing.T) {
 		RuntimeClasses:  []string{"gvisor"},
 	}
 	green.Spec.Exposure = &platformv1alpha1.TenantExposure{Hostnames: []string{"*.green.example"}}
-	for _, o := range []client.Object{green, MakeTenantQuota("green").Hard(corev1.ResourcePods, "10").Obj()} {
+	green.Spec.Storage = &platformv1alpha1.TenantStorage{Classes: []string{"fast"}}
+	quota := MakeTenantQuota("green").Hard(corev1.ResourcePods, "10").Hard("requests.nvidia.com/gpu", "2").Obj()
+	for _, o := range []client.Object{green, quota} {
 		if err := env.Admin.Create(ctx, o); err != nil {
 			t.Fatal(err)
 		}
@@ -71,7 +73,7 @@ func greenTenant(t *testing.T) {
 	waitFor(t, func() bool {
 		cm := &corev1.ConfigMap{}
 		return env.Admin.Get(ctx, client.ObjectKey{Namespace: "green-prod", Name: naming.PolicyConfigMap}, cm) == nil &&
-			cm.Data[naming.PolicyDefaultPriority] == "100000"
+			cm.Data[naming.PolicyDefaultPriority] == "100000" && cm.Data[naming.PolicyAccelerators] == "nvidia.com/gpu"
 	}, "green's policy to be published")
 	waitFor(t, func() bool {
 		rq := &corev1.ResourceQuota{}
@@ -92,6 +94,16 @@ func TestH_SchedulingAndExposure(t *testing.T) {
 	ctx := context.Background()
 
 	t.Run("H32 a pod with no placement gets the tenant's pool, tolerations and default priority", func(t *testing.T) {
+		// count is how often a toleration is present.
+		count := func(pod *corev1.Pod, want corev1.Toleration) int {
+			found := 0
+			for _, got := range pod.Spec.Tolerations {
+				if got.Key == want.Key && got.Operator == want.Operator && got.Value == want.Value && got.Effect == want.Effect {
+					found++
+				}
+			}
+			return found
+		}
 		pod := greenPod("plain")
 		if err := admin.Create(ctx, pod, client.DryRunAll); err != nil {
 			t.Fatal(err)
@@ -99,15 +111,20 @@ func TestH_SchedulingAndExposure(t *testing.T) {
 		if pod.Spec.NodeSelector["pool.example.com/tenant"] != "green" {
 			t.Errorf("nodeSelector = %v, want the tenant's pool injected", pod.Spec.NodeSelector)
 		}
+		// The pool's taint once; the GPU taint only for pods that request a GPU.
+		if n := count(pod, greenTolerations[0]); n != 1 {
+			t.Errorf("pool toleration present %d times, want once: %v", n, pod.Spec.Tolerations)
+		}
+		if n := count(pod, greenTolerations[1]); n != 0 {
+			t.Errorf("a pod that requests no GPU was given the GPU toleration: %v", pod.Spec.Tolerations)
+		}
+		gpu := gpuPod("gpu", "green-prod", "nvidia.com/gpu")
+		if err := admin.Create(ctx, gpu, client.DryRunAll); err != nil {
+			t.Fatal(err)
+		}
 		for _, want := range greenTolerations {
-			found := 0
-			for _, got := range pod.Spec.Tolerations {
-				if got.Key == want.Key && got.Operator == want.Operator && got.Value == want.Value && got.Effect == want.Effect {
-					found++
-				}
-			}
-			if found != 1 {
-				t.Errorf("toleration %s present %d times, want once: %v", want.Key, found, pod.Spec.Tolerations)
+			if n := count(gpu, want); n != 1 {
+				t.Errorf("GPU pod: toleration %s present %d times, want once: %v", want.Key, n, gpu.Spec.Tolerations)
 			}
 		}
 		if pod.Spec.PriorityClassName != "inference-high" || pod.Spec.Priority == nil || *pod.Spec.Priority != 100000 {
@@ -144,7 +161,9 @@ func TestH_SchedulingAndExposure(t *testing.T) {
 		tolerant := greenPod("tolerant")
 		tolerant.Spec.Tolerations = []corev1.Toleration{{Key: "pool.example.com/tenant", Operator: corev1.TolerationOpEqual, Value: "blue", Effect: corev1.TaintEffectNoSchedule}}
 		refused(t, admin.Create(ctx, tolerant, client.DryRunAll), byPolicy(policyScheduling))
-		everything := greenPod("everything")
+		// A GPU pod, so that tenantai-pods (which refuses every-taint
+		// tolerations on pods without accelerators, I47) lets it through.
+		everything := gpuPod("everything", "green-prod", "nvidia.com/gpu")
 		everything.Spec.Tolerations = []corev1.Toleration{{Operator: corev1.TolerationOpExists}}
 		refused(t, admin.Create(ctx, everything, client.DryRunAll), byPolicy(policyScheduling))
 		pinned := greenPod("pinned")
@@ -185,8 +204,25 @@ func TestH_SchedulingAndExposure(t *testing.T) {
 		}
 		refused(t, admin.Create(ctx, svc("ext", func(s *corev1.Service) { s.Spec.ExternalIPs = []string{"203.0.113.10"} }), client.DryRunAll),
 			byPolicy(policyExposure))
+		// Not granted: refused whatever the quota says (I42 covers a tenant without one).
 		refused(t, admin.Create(ctx, svc("np", func(s *corev1.Service) { s.Spec.Type = corev1.ServiceTypeNodePort })),
-			byQuota("exceeded quota: tenantai-quota, requested: services.nodeports=1, used: services.nodeports=0, limited: services.nodeports=0"))
+			byPolicy(policyServiceTypes))
+		refused(t, admin.Create(ctx, svc("lb", func(s *corev1.Service) { s.Spec.Type = corev1.ServiceTypeLoadBalancer })),
+			byPolicy(policyServiceTypes))
+		// Granted in the Tenant, the quota still counts them: 0 unless named.
+		waitFor(t, func() bool {
+			live := &platformv1alpha1.Tenant{}
+			if err := env.Admin.Get(ctx, client.ObjectKey{Name: "green"}, live); err != nil {
+				return false
+			}
+			patch := client.MergeFrom(live.DeepCopy())
+			live.Spec.Exposure.ServiceTypes = []platformv1alpha1.ExposedServiceType{platformv1alpha1.ServiceTypeNodePort, platformv1alpha1.ServiceTypeLoadBalancer}
+			return env.Admin.Patch(ctx, live, patch) == nil
+		}, "green to be granted NodePort and LoadBalancer")
+		waitFor(t, func() bool {
+			err := admin.Create(ctx, svc("np", func(s *corev1.Service) { s.Spec.Type = corev1.ServiceTypeNodePort }))
+			return byQuota("exceeded quota: tenantai-quota, requested: services.nodeports=1, used: services.nodeports=0, limited: services.nodeports=0").match(err)
+		}, "a granted NodePort to be refused by quota (services.nodeports defaults to 0)")
 		refused(t, admin.Create(ctx, svc("lb", func(s *corev1.Service) { s.Spec.Type = corev1.ServiceTypeLoadBalancer })),
 			byQuota("exceeded quota: tenantai-quota, requested: services.loadbalancers=1,services.nodeports=1"))
 	})

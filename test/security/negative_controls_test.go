@@ -8,8 +8,11 @@ import (
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
@@ -45,6 +48,36 @@ func TestNegativeControls(t *testing.T) {
 			return admin.Delete(ctx, &corev1.LimitRange{ObjectMeta: metav1.ObjectMeta{Namespace: "blue-prod", Name: naming.LimitRange}},
 				client.DryRunAll)
 		}},
+		policyCredentials: {"credentials.yaml", func() error {
+			return admin.Create(ctx, tokenSecret("blue-prod", "mint", "deployer"), client.DryRunAll)
+		}},
+		policyReservedNames: {"reserved-names.yaml", func() error {
+			return admin.Create(ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: "blue-prod", Name: "tenantai-tenant-viewer"},
+				RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "tenantai-tenant-admin"},
+				Subjects: []rbacv1.Subject{{Kind: "User", APIGroup: rbacv1.GroupName, Name: "mallory"}}}, client.DryRunAll)
+		}},
+		policyServiceTypes: {"service-types.yaml", func() error {
+			return admin.Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "blue-prod", Name: "alias"},
+				Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "kubernetes.default.svc.cluster.local"}}, client.DryRunAll)
+		}},
+		policyPods: {"pods.yaml", func() error {
+			return admin.Create(ctx, gpuPod("greedy", "blue-prod", "nvidia.com/gpu"), client.DryRunAll)
+		}},
+		policyStorage: {"storage.yaml", func() error {
+			return admin.Create(ctx, &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: "green-prod", Name: "grab"},
+				Spec: corev1.PersistentVolumeClaimSpec{
+					AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}, StorageClassName: ptr.To("fast"), VolumeName: "someone-elses-pv",
+					Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
+				}}, client.DryRunAll)
+		}},
+		policyNSSubresource: {"protect-namespace-subresources.yaml", func() error {
+			live := &corev1.Namespace{}
+			if err := env.Admin.Get(ctx, client.ObjectKey{Name: "blue-prod"}, live); err != nil {
+				return err
+			}
+			live.Labels[platformv1alpha1.TenantLabel] = "red"
+			return admin.SubResource("status").Update(ctx, live, client.DryRunAll)
+		}},
 	}
 	for policy, control := range controls {
 		t.Run(policy, func(t *testing.T) {
@@ -61,6 +94,40 @@ func TestNegativeControls(t *testing.T) {
 			})
 			waitFor(t, func() bool { return control.attack() == nil }, "the attack to succeed without "+policy)
 		})
+	}
+}
+
+// TestNegativeControlCredentialsMintsAToken shows the token-Secret attack
+// (I38) end to end without tenantai-credentials: kube-controller-manager
+// really fills the Secret with a token. It runs in a tenant namespace whose
+// Tenant does not exist, so the operator does not remove the Secret first.
+func TestNegativeControlCredentialsMintsAToken(t *testing.T) {
+	ctx := context.Background()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ghost-prod", Labels: map[string]string{
+		platformv1alpha1.TenantLabel: "ghost", platformv1alpha1.ManagedByLabel: platformv1alpha1.ManagedByValue}}}
+	if err := breakGlass.Create(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	secret := tokenSecret("ghost-prod", "minted", "default")
+	refused(t, admin.Create(ctx, secret.DeepCopy()), byPolicy(policyCredentials))
+	binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{ObjectMeta: metav1.ObjectMeta{Name: policyCredentials}}
+	if err := env.Admin.Delete(ctx, binding); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := env.ApplyManifestFile(ctx, filepath.Join(env.Root, "config", "policies", "credentials.yaml")); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, func() bool { return byPolicy(policyCredentials).match(admin.Create(ctx, secret.DeepCopy(), client.DryRunAll)) },
+			"tenantai-credentials enforced again")
+	})
+	waitFor(t, func() bool { return admin.Create(ctx, secret.DeepCopy()) == nil }, "the token Secret to be admitted without the policy")
+	waitFor(t, func() bool {
+		got := &corev1.Secret{}
+		return env.Admin.Get(ctx, client.ObjectKeyFromObject(secret), got) == nil && len(got.Data[corev1.ServiceAccountTokenKey]) > 0
+	}, "kube-controller-manager to fill the Secret with a token")
+	if err := env.Admin.Delete(ctx, secret); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -183,3 +184,18 @@ func refused(t *testing.T, err error, m mechanism) {
 }
 
 func quantity(s string) resource.Quantity { return resource.MustParse(s) }
+
+// tenantEventReasons lists the reasons of the Events about a tenant.
+func tenantEventReasons(tenant string) []string {
+	list := &eventsv1.EventList{}
+	if err := env.Admin.List(context.Background(), list); err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range list.Items {
+		if e.Regarding.Kind == "Tenant" && e.Regarding.Name == tenant {
+			out = append(out, e.Reason)
+		}
+	}
+	return out
+}

@@ -44,3 +44,13 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | 
 {{- fail (printf "replicaCount is %d but leaderElection.enabled is false: replicas would reconcile at the same time; set replicaCount to 1 or enable leader election" (int .Values.replicaCount)) }}
 {{- end }}
 {{- end }}
+
+{{/* validationActions of the bindings of the admission policies an upgrade adds (labelled platform.tenantai.io/staged): Warn and Audit while guardrails.mode is Warn. */}}
+{{- define "tenantai.stagedValidationActions" -}}
+{{- if eq .Values.guardrails.mode "Warn" }}
+- Warn
+- Audit
+{{- else }}
+- Deny
+{{- end }}
+{{- end }}
