@@ -3,12 +3,14 @@ package tenantquota_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -22,9 +24,92 @@ import (
 // admission and accounting.
 func TestMain(m *testing.M) {
 	testenv.Main(m, testenv.Options{ControllerManager: true, Setup: func(env *testenv.Env) (func(), error) {
-		_, stop, err := env.StartManager(context.Background(), testenv.TestConfig())
+		cfg := testenv.TestConfig()
+		cfg.NewClient = stale.wrap(env.Writes.NewClientFunc())
+		_, stop, err := env.StartManager(context.Background(), cfg)
 		return stop, err
 	}})
+}
+
+// stale freezes the operator's cached view of chosen ResourceQuotas, the way
+// an informer that has not yet delivered the operator's own last write (or
+// kube-controller-manager's) shows an older object. Decisions that rest on
+// such a view are what data-safety finding 4 is about.
+var stale = &staleQuotas{frozen: map[client.ObjectKey]*corev1.ResourceQuota{}}
+
+type staleQuotas struct {
+	mu     sync.Mutex
+	frozen map[client.ObjectKey]*corev1.ResourceQuota
+}
+
+// freeze makes the manager's client return the ResourceQuota of a namespace
+// as the API server has it now, until thaw.
+func (s *staleQuotas) freeze(t *testing.T, env *testenv.Env, namespace string) {
+	t.Helper()
+	rq := &corev1.ResourceQuota{}
+	key := client.ObjectKey{Namespace: namespace, Name: naming.ResourceQuota}
+	if err := env.Admin.Get(context.Background(), key, rq); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.frozen[key] = rq
+	t.Cleanup(func() { s.thaw(namespace) })
+}
+
+func (s *staleQuotas) thaw(namespace string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.frozen, client.ObjectKey{Namespace: namespace, Name: naming.ResourceQuota})
+}
+
+func (s *staleQuotas) get(key client.ObjectKey) *corev1.ResourceQuota {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if rq, ok := s.frozen[key]; ok {
+		return rq.DeepCopy()
+	}
+	return nil
+}
+
+func (s *staleQuotas) wrap(next client.NewClientFunc) client.NewClientFunc {
+	return func(cfg *rest.Config, opts client.Options) (client.Client, error) {
+		c, err := next(cfg, opts)
+		if err != nil {
+			return nil, err
+		}
+		return &staleClient{Client: c, stale: s}, nil
+	}
+}
+
+// staleClient serves frozen ResourceQuotas from Get and List.
+type staleClient struct {
+	client.Client
+	stale *staleQuotas
+}
+
+func (c *staleClient) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	if rq, ok := obj.(*corev1.ResourceQuota); ok {
+		if frozen := c.stale.get(key); frozen != nil {
+			frozen.DeepCopyInto(rq)
+			return nil
+		}
+	}
+	return c.Client.Get(ctx, key, obj, opts...)
+}
+
+func (c *staleClient) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	if err := c.Client.List(ctx, list, opts...); err != nil {
+		return err
+	}
+	if l, ok := list.(*corev1.ResourceQuotaList); ok {
+		for i := range l.Items {
+			if frozen := c.stale.get(client.ObjectKeyFromObject(&l.Items[i])); frozen != nil {
+				frozen.DeepCopyInto(&l.Items[i])
+			}
+		}
+	}
+	return nil
 }
 
 const (
