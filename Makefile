@@ -84,13 +84,22 @@ test-security: manifests envtest-assets ## Run the adversarial security suite (a
 	go test $(GO_TEST_FLAGS) -v -run . ./test/security/ | grep -E '^(=== RUN|--- (PASS|FAIL|SKIP)|PASS|FAIL|ok)' | grep -v '=== RUN'
 
 .PHONY: test-negative-controls
-test-negative-controls: envtest-assets ## Prove tests fail when the guarantee they check is removed.
+test-negative-controls: envtest-assets ## Prove tests fail when the guarantee they check is removed (ordering, quota decisions).
 	@echo "negative control: operator built with RBAC before guardrails; TestOrderingInvariant must fail"
 	@if go test -count=1 -tags tenantai_negative_control -run TestOrderingInvariant ./internal/controller/tenant/ > $(LOCALBIN)/negative-control.log 2>&1; then \
 		cat $(LOCALBIN)/negative-control.log; echo "FAIL: the ordering test passed against a reordered operator: it cannot fail"; exit 1; fi
 	@grep -q "existed (revision" $(LOCALBIN)/negative-control.log || { cat $(LOCALBIN)/negative-control.log; \
 		echo "FAIL: the ordering test failed, but not on the ordering invariant"; exit 1; }
 	@echo "ok: TestOrderingInvariant fails against the reordered operator, on the invariant"
+	@echo "negative control: quota decisions from the cache, quotas raised to an overshoot; both quota invariant tests must fail"
+	@if go test -count=1 -tags tenantai_negative_control -run 'TestGrowsAreDecidedFromCurrentState|TestQuotaIsNeverRaisedToAnOvershoot' \
+		./internal/controller/tenantquota/ > $(LOCALBIN)/negative-control-quota.log 2>&1; then \
+		cat $(LOCALBIN)/negative-control-quota.log; echo "FAIL: the quota invariant tests passed against the old behaviour: they cannot fail"; exit 1; fi
+	@for test in TestGrowsAreDecidedFromCurrentState TestQuotaIsNeverRaisedToAnOvershoot; do \
+		grep -q -- "--- FAIL: $$test" $(LOCALBIN)/negative-control-quota.log && \
+		grep -A3 -- "--- FAIL: $$test" $(LOCALBIN)/negative-control-quota.log | grep -q "Σ spec.hard\|tenant total was exceeded\|raised to the overshoot" || \
+		{ cat $(LOCALBIN)/negative-control-quota.log; echo "FAIL: $$test did not fail on the quota invariant"; exit 1; }; done
+	@echo "ok: both quota invariant tests fail against the old behaviour, on the invariant"
 
 .PHONY: test-unit
 test-unit: $(HELM) ## Run tests that need no API server (the chart's rendering tests need helm).

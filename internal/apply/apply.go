@@ -82,20 +82,32 @@ type Applier struct {
 // API server's answer, so that a caller reading status (a Deployment's
 // observedGeneration) sees its own write.
 func (a Applier) Ensure(ctx context.Context, desired client.Object) (client.Object, Result, error) {
-	stamped, err := a.Stamp(desired)
-	if err != nil {
-		return nil, Unchanged, err
-	}
 	current, err := a.newObject(desired)
 	if err != nil {
 		return nil, Unchanged, err
 	}
-	result := Updated
 	switch err := a.Client.Get(ctx, client.ObjectKeyFromObject(desired), current); {
 	case apierrors.IsNotFound(err):
-		result = Created
+		current = nil
 	case err != nil:
 		return nil, Unchanged, fmt.Errorf("reading %s: %w", describe(desired), err)
+	}
+	return a.EnsureAgainst(ctx, desired, current)
+}
+
+// EnsureAgainst is Ensure with the current object given by the caller (nil
+// when it does not exist): for decisions that must rest on the object as the
+// API server has it, not on a cache that may not have seen the caller's own
+// last write.
+func (a Applier) EnsureAgainst(ctx context.Context, desired, current client.Object) (client.Object, Result, error) {
+	stamped, err := a.Stamp(desired)
+	if err != nil {
+		return nil, Unchanged, err
+	}
+	result := Updated
+	switch {
+	case current == nil:
+		result = Created
 	case Matches(current, stamped):
 		return current, Unchanged, nil
 	}

@@ -29,3 +29,16 @@ type LabelsChanged struct{ predicate.Funcs }
 func (LabelsChanged) Update(e event.UpdateEvent) bool {
 	return !maps.Equal(e.ObjectOld.GetLabels(), e.ObjectNew.GetLabels())
 }
+
+// DeletionOnly passes deletions only: a watcher that waits for objects to be
+// gone needs nothing else.
+type DeletionOnly struct{ predicate.Funcs }
+
+// Create passes nothing.
+func (DeletionOnly) Create(event.CreateEvent) bool { return false }
+
+// Update passes nothing.
+func (DeletionOnly) Update(event.UpdateEvent) bool { return false }
+
+// Generic passes nothing.
+func (DeletionOnly) Generic(event.GenericEvent) bool { return false }

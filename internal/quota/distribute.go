@@ -3,7 +3,8 @@
 // TenantQuota controller promises can be tested exhaustively:
 //
 //	for every resource: Σ namespace hard ≤ max(tenant hard, Σ namespace used)
-//	and no namespace's hard is below its use.
+//	and no namespace's hard is lowered below its use (use above a quota that
+//	was not lowered is an overshoot, which no quota is raised to meet).
 package quota
 
 import (
@@ -36,7 +37,7 @@ type Namespace struct {
 // proportion when it exceeds the headroom); what remains is split evenly.
 // Extended resources, pods and object counts move in whole units, cpu in
 // millicores, everything else in base units. When the tenant is over its
-// total, every active namespace is capped at its use.
+// total, every active namespace is capped at its use, never raised to it.
 //
 // When the current split is already valid, fully allocated and no active
 // namespace is short of headroom, it is kept: headroom moves only where it is
@@ -82,7 +83,18 @@ func dynamicResource(name corev1.ResourceName, total int64, namespaces []Namespa
 	}
 	free := total - frozen - usedActive
 	if free <= 0 {
-		return target // over the total: every active namespace is capped at its use
+		// Over the total: every active namespace is capped at its use, and
+		// never raised to it. Use above a namespace's quota is an overshoot
+		// (kube-controller-manager's recount missed admitted pods); raising
+		// the quota to it would make the overshoot permanent.
+		if !raiseToUse {
+			for _, i := range active {
+				if namespaces[i].Current != nil {
+					target[i] = min(current[i], used[i])
+				}
+			}
+		}
+		return target
 	}
 	for k, give := range share(free, active, wanted) {
 		target[active[k]] += give

@@ -160,13 +160,59 @@ func checkInvariant(t *testing.T, hard corev1.ResourceList, namespaces []Namespa
 				continue
 			}
 			used += u
-			if h < u {
-				t.Errorf("%s: namespace %s hard %d below its use %d", name, ns.Name, h, u)
+			// Never lowered below its use; use above a quota that was not
+			// lowered (an overshoot) is not met by raising the quota.
+			floor := u
+			if ns.Current != nil {
+				floor = min(u, amount(name, ns.Current))
+			}
+			if h < floor {
+				t.Errorf("%s: namespace %s hard %d lowered below its use %d", name, ns.Name, h, u)
+			}
+			if ns.Current != nil && u > amount(name, ns.Current) && h > amount(name, ns.Current) && sum > total {
+				t.Errorf("%s: namespace %s raised from %d to %d to meet an overshoot (use %d)", name, ns.Name, amount(name, ns.Current), h, u)
 			}
 		}
 		if sum > max(total, used) {
 			t.Errorf("%s: Σ hard %d exceeds max(total %d, Σ used %d)", name, sum, total, used)
 		}
+	}
+}
+
+// TestOvershootIsNeverMetByRaisingTheQuota: use above a namespace's quota
+// (kube-controller-manager's recount admitted one pod too many) leaves the
+// quota where it was: a single namespace keeps exactly the total, and in a
+// tenant over its total each namespace is capped at min(quota, use).
+func TestOvershootIsNeverMetByRaisingTheQuota(t *testing.T) {
+	q := func(v int64) corev1.ResourceList { return corev1.ResourceList{gpu: *resource.NewQuantity(v, resource.DecimalSI)} }
+	cases := map[string]struct {
+		total int64
+		ns    []Namespace
+		want  map[string]int64
+	}{
+		"single namespace, one pod too many": {
+			total: 3, ns: []Namespace{{Name: "a", Current: q(3), Used: q(4)}},
+			want: map[string]int64{"a": 3},
+		},
+		"two namespaces, the overshoot in one": {
+			total: 4, ns: []Namespace{{Name: "a", Current: q(2), Used: q(3)}, {Name: "b", Current: q(2), Used: q(1)}},
+			want: map[string]int64{"a": 2, "b": 1},
+		},
+		"total lowered below use: capped at use": {
+			total: 2, ns: []Namespace{{Name: "a", Current: q(3), Used: q(3)}, {Name: "b", Current: q(3), Used: q(0)}},
+			want: map[string]int64{"a": 3, "b": 0},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			out := Dynamic(q(tc.total), tc.ns)
+			for ns, want := range tc.want {
+				if got := amount(gpu, out[ns]); got != want {
+					t.Errorf("%s: hard %d, want %d", ns, got, want)
+				}
+			}
+			checkInvariant(t, q(tc.total), tc.ns, out)
+		})
 	}
 }
 

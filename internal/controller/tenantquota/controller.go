@@ -10,6 +10,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -25,6 +26,7 @@ import (
 	"github.com/tenantai/tenantai/internal/apply"
 	"github.com/tenantai/tenantai/internal/events"
 	"github.com/tenantai/tenantai/internal/metrics"
+	"github.com/tenantai/tenantai/internal/predicates"
 )
 
 // Finalizer lets the operator remove the tenant's ResourceQuotas when its
@@ -49,18 +51,24 @@ const uncountedRecheck = 5 * time.Second
 
 // Reconciler reconciles TenantQuotas.
 type Reconciler struct {
-	Client   client.Client
-	Recorder recorder.EventRecorder
+	// Client reads from the label-restricted cache and writes to the API server.
+	Client client.Client
+	// APIReader reads the tenant's ResourceQuotas from the API server before
+	// any of them is written (see freshen).
+	APIReader client.Reader
+	Recorder  recorder.EventRecorder
 	// written remembers the conditions last written per TenantQuota, so that
 	// a pass reading a stale cache records no transition twice.
 	written events.Written
 	// progress spaces out in-progress status writes (coalesce.go).
 	progress progressWrites
+	// shrinks remembers recent shrinks, for the settling wait.
+	shrinks shrinkLog
 }
 
 // Setup registers the TenantQuota controller with a manager.
 func Setup(mgr ctrl.Manager, maxConcurrent int) error {
-	r := &Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("tenantai-tenantquota")}
+	r := &Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("tenantai-tenantquota")}
 	return r.SetupWithManager(mgr, maxConcurrent)
 }
 
@@ -77,6 +85,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int) error
 		Watches(&corev1.Namespace{}, byTenant).
 		Watches(&corev1.ResourceQuota{}, byTenant).
 		Watches(&platformv1alpha1.ModelDeployment{}, handler.EnqueueRequestsFromMapFunc(r.mapModelDeployment)).
+		// A TenantQuota being deleted under quotaPolicy Required waits for
+		// the tenant's RoleBindings to go before its quotas do.
+		Watches(&rbacv1.RoleBinding{}, byTenant, builder.WithPredicates(predicates.DeletionOnly{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: maxConcurrent}).
 		Complete(r)
 }
@@ -131,9 +142,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		}
 	}
 	for _, p := range []func(context.Context, *scope) (bool, error){
-		r.loadTenant, r.loadNamespaces, r.computeTargets, r.applyTargets,
+		r.loadTenant, r.loadNamespaces, r.computeTargets, r.freshen, r.applyTargets,
 	} {
 		proceed, err := p(ctx, s)
+		if errors.Is(err, errStalled) {
+			return ctrl.Result{}, nil
+		}
 		if err != nil || !proceed {
 			return ctrl.Result{}, err
 		}

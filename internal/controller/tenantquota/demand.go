@@ -2,7 +2,6 @@ package tenantquota
 
 import (
 	"context"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -10,6 +9,7 @@ import (
 
 	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
 	"github.com/tenantai/tenantai/internal/conditions"
+	"github.com/tenantai/tenantai/internal/quota"
 )
 
 // demand estimates what a namespace wants beyond its use, so that Dynamic
@@ -28,7 +28,13 @@ func (r *Reconciler) demand(ctx context.Context, namespace string, used corev1.R
 		md := &list.Items[i]
 		addAll(desired, desiredUsage(md))
 		if c := conditions.Get(md, platformv1alpha1.ModelConditionQuotaExceeded); c != nil && c.Status == "True" {
-			addAll(refused, parseRequested(c.Message))
+			asked := quota.RequestedIn(c.Message)
+			if len(asked) == 0 {
+				// The message is Kubernetes' wording, which can change: without
+				// it, a refused model still wants at least one more replica.
+				asked = podUsage(md)
+			}
+			addAll(refused, asked)
 		}
 	}
 	wanted := corev1.ResourceList{}
@@ -57,6 +63,14 @@ func desiredUsage(md *platformv1alpha1.ModelDeployment) corev1.ResourceList {
 	if a := md.Spec.Autoscaling; a != nil && a.MinReplicas != nil && int64(*a.MinReplicas) > replicas {
 		replicas = int64(*a.MinReplicas)
 	}
+	return usage(md, replicas)
+}
+
+// podUsage is what one pod of a ModelDeployment needs, in ResourceQuota keys.
+func podUsage(md *platformv1alpha1.ModelDeployment) corev1.ResourceList { return usage(md, 1) }
+
+// usage is what replicas pods of a ModelDeployment need, in ResourceQuota keys.
+func usage(md *platformv1alpha1.ModelDeployment, replicas int64) corev1.ResourceList {
 	out := corev1.ResourceList{corev1.ResourcePods: *resource.NewQuantity(replicas, resource.DecimalSI)}
 	add := func(key corev1.ResourceName, q resource.Quantity) {
 		total := q.DeepCopy()
@@ -73,27 +87,6 @@ func desiredUsage(md *platformv1alpha1.ModelDeployment) corev1.ResourceList {
 	}
 	for name, q := range md.Spec.Runtime.Resources.Limits {
 		add(corev1.ResourceName("limits."+string(name)), q)
-	}
-	return out
-}
-
-// parseRequested reads "requested: a=1,b=2" from a quota admission message:
-// "exceeded quota: tenantai-quota, requested: requests.nvidia.com/gpu=1, used: ..., limited: ...".
-func parseRequested(message string) corev1.ResourceList {
-	out := corev1.ResourceList{}
-	_, rest, ok := strings.Cut(message, "requested: ")
-	if !ok {
-		return out
-	}
-	rest, _, _ = strings.Cut(rest, ", used: ")
-	for _, pair := range strings.Split(rest, ",") {
-		k, v, ok := strings.Cut(strings.TrimSpace(pair), "=")
-		if !ok {
-			continue
-		}
-		if q, err := resource.ParseQuantity(v); err == nil {
-			out[corev1.ResourceName(k)] = q
-		}
 	}
 	return out
 }

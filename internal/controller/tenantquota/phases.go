@@ -2,9 +2,11 @@ package tenantquota
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -59,28 +61,35 @@ func (r *Reconciler) loadTenant(ctx context.Context, s *scope) (bool, error) {
 
 // loadNamespaces reads the tenant's namespaces, their quotas, use and demand.
 // Orphaned and terminating namespaces are frozen: their quota stays and
-// counts toward the total.
+// counts toward the total. Namespaces retained by an earlier Tenant of the
+// same name (another UID) are not this tenant's and are left out. Quotas are
+// read from the cache first; freshen reads them again from the API server
+// before anything is written.
 func (r *Reconciler) loadNamespaces(ctx context.Context, s *scope) (bool, error) {
 	list := &corev1.NamespaceList{}
 	if err := r.Client.List(ctx, list, client.MatchingLabels{platformv1alpha1.TenantLabel: s.tenant.Name}); err != nil {
 		return false, err
 	}
 	sort.Slice(list.Items, func(i, j int) bool { return list.Items[i].Name < list.Items[j].Name })
+	s.namespaces, s.quotas, s.reserved = nil, map[string]*corev1.ResourceQuota{}, map[string]bool{}
 	for i := range list.Items {
 		ns := &list.Items[i]
+		if uid := ns.Annotations[platformv1alpha1.TenantUIDAnnotation]; uid != "" && uid != string(s.tenant.UID) &&
+			ns.Labels[platformv1alpha1.OrphanedLabel] == "true" {
+			continue // retained by an earlier Tenant of this name: not this tenant's to count or change
+		}
 		entry := quota.Namespace{
 			Name:   ns.Name,
 			Frozen: ns.Labels[platformv1alpha1.OrphanedLabel] == "true" || !ns.DeletionTimestamp.IsZero(),
 		}
-		rq := &corev1.ResourceQuota{}
-		err := r.Client.Get(ctx, client.ObjectKey{Namespace: ns.Name, Name: naming.ResourceQuota}, rq)
+		rq, err := r.readQuota(ctx, s, ns.Name)
 		switch {
-		case apierrors.IsNotFound(err):
+		case err != nil:
+			return false, err
+		case rq == nil:
 			if entry.Frozen {
 				continue // never give a quota to a namespace the tenant released
 			}
-		case err != nil:
-			return false, err
 		default:
 			s.quotas[ns.Name] = rq
 			entry.Current, entry.Used = rq.Spec.Hard, rq.Status.Used
@@ -94,6 +103,64 @@ func (r *Reconciler) loadNamespaces(ctx context.Context, s *scope) (bool, error)
 	}
 	s.reserveMissing()
 	return true, nil
+}
+
+// readQuota returns a namespace's ResourceQuota (nil when it has none): from
+// the cache, or, once s.fresh holds what the API server listed, from that.
+func (r *Reconciler) readQuota(ctx context.Context, s *scope, namespace string) (*corev1.ResourceQuota, error) {
+	if s.fresh != nil {
+		return s.fresh[namespace], nil
+	}
+	rq := &corev1.ResourceQuota{}
+	err := r.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: naming.ResourceQuota}, rq)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return rq, nil
+}
+
+// freshen makes every shrink or grow decision rest on current state: when
+// the split computed from the cache means a write, the tenant's
+// ResourceQuotas are read again from the API server (one List by the tenant
+// label) and the split computed again from them, and the writes compare
+// against those objects. A cache may not have seen the operator's own last
+// write yet (finding 4 of the data-safety review); at rest, when nothing is
+// to be written, no read is added.
+func (r *Reconciler) freshen(ctx context.Context, s *scope) (bool, error) {
+	if !freshDecisions || s.fresh != nil || !s.writesPlanned() {
+		return true, nil
+	}
+	list := &corev1.ResourceQuotaList{}
+	if err := r.APIReader.List(ctx, list, client.MatchingLabels{platformv1alpha1.TenantLabel: s.tenant.Name}); err != nil {
+		return false, fmt.Errorf("reading the tenant's ResourceQuotas from the API server: %w", err)
+	}
+	s.fresh = map[string]*corev1.ResourceQuota{}
+	for i := range list.Items {
+		if list.Items[i].Name == naming.ResourceQuota {
+			s.fresh[list.Items[i].Namespace] = &list.Items[i]
+		}
+	}
+	if proceed, err := r.loadNamespaces(ctx, s); !proceed || err != nil {
+		return proceed, err
+	}
+	return r.computeTargets(ctx, s)
+}
+
+// writesPlanned reports whether applying the targets would write anything.
+func (s *scope) writesPlanned() bool {
+	for _, ns := range s.namespaces {
+		if ns.Frozen || s.reserved[ns.Name] {
+			continue
+		}
+		rq, ok := s.quotas[ns.Name]
+		if !ok || !equality.Semantic.DeepEqual(rq.Spec.Hard, s.targets[ns.Name]) {
+			return true
+		}
+	}
+	return false
 }
 
 // reserveMissing keeps, in the Dynamic split, a share for every namespace
@@ -121,6 +188,12 @@ func (r *Reconciler) computeTargets(_ context.Context, s *scope) (bool, error) {
 		s.targets = quota.Dynamic(s.hard, s.namespaces)
 		return true, nil
 	}
+	if unknown := s.unknownStaticEntries(); len(unknown) > 0 {
+		msg := fmt.Sprintf("the static split names %s, which Tenant %s does not declare (its entries: %s): fix the entry names or add them to the Tenant",
+			strings.Join(unknown, ", "), s.tenant.Name, strings.Join(s.declaredEntries(), ", "))
+		s.stall(platformv1alpha1.TenantQuotaReasonUnknownNamespaceEntry, msg)
+		return false, nil
+	}
 	static := map[string]corev1.ResourceList{}
 	for entry, list := range s.tq.Spec.Distribution.Static {
 		static[s.tenant.NamespaceName(entry)] = list
@@ -139,14 +212,50 @@ func (r *Reconciler) computeTargets(_ context.Context, s *scope) (bool, error) {
 		}
 	}
 	if over := exceeded(s.hard, declared); len(over) > 0 {
-		msg := "the static split exceeds hard: " + strings.Join(over, "; ") + "; lower the static amounts or raise hard"
-		conditions.MarkStalled(s.tq, platformv1alpha1.TenantQuotaReasonStaticSplitExceedsHard, msg)
-		s.stalled = true
-		conditions.False(s.tq, platformv1alpha1.ConditionReady, platformv1alpha1.TenantQuotaReasonStaticSplitExceedsHard, msg)
-		s.completed = true
+		s.stall(platformv1alpha1.TenantQuotaReasonStaticSplitExceedsHard,
+			"the static split exceeds hard: "+strings.Join(over, "; ")+"; lower the static amounts or raise hard")
 		return false, nil
 	}
 	return true, nil
+}
+
+// unknownStaticEntries are the static entries the Tenant does not declare.
+// Admission cannot see them (the TenantQuota may be applied first), so they
+// stall here with what to fix instead of splitting a total no namespace has.
+func (s *scope) unknownStaticEntries() []string {
+	declared := map[string]bool{}
+	for _, e := range s.tenant.Spec.Namespaces {
+		declared[e.Name] = true
+	}
+	var unknown []string
+	for entry := range s.tq.Spec.Distribution.Static {
+		if !declared[entry] {
+			unknown = append(unknown, entry)
+		}
+	}
+	sort.Strings(unknown)
+	return unknown
+}
+
+func (s *scope) declaredEntries() []string {
+	out := make([]string, 0, len(s.tenant.Spec.Namespaces))
+	for _, e := range s.tenant.Spec.Namespaces {
+		out = append(out, e.Name)
+	}
+	if len(out) == 0 {
+		return []string{"none"}
+	}
+	return out
+}
+
+// stall marks the quota Stalled (and not Ready) with what to fix: terminal
+// until the TenantQuota, its Tenant or the cluster changes, never retried in
+// a loop.
+func (s *scope) stall(reason, msg string) {
+	conditions.MarkStalled(s.tq, reason, msg)
+	conditions.False(s.tq, platformv1alpha1.ConditionReady, reason, msg)
+	s.stalled = true
+	s.completed = true
 }
 
 // exceeded lists the resources whose split sums past the total, with the sums.
@@ -181,16 +290,17 @@ func (r *Reconciler) applyTargets(ctx context.Context, s *scope) (bool, error) {
 		if equality.Semantic.DeepEqual(step, rq.Spec.Hard) {
 			continue
 		}
-		if err := r.write(ctx, s, ns.Name, step, map[string]string{shrunkAtAnnotation: time.Now().UTC().Format(time.RFC3339Nano)}); err != nil {
+		if err := r.write(ctx, s, ns.Name, step); err != nil {
 			return false, err
 		}
+		r.shrinks.record(ns.Name, time.Now())
 		shrunk = true
 	}
 	if shrunk || !allEnforced(s) {
 		waitForEnforcement(s)
 		return false, nil
 	}
-	if wait := settling(s, time.Now()); wait > 0 {
+	if wait := r.shrinks.settling(s.quotas, time.Now()); wait > 0 {
 		// A namespace admitted pods against its old hard until the shrink was
 		// enforced, and kube-controller-manager recounts use from its own
 		// informer, which may lag those admissions: give the count time to
@@ -203,7 +313,7 @@ func (r *Reconciler) applyTargets(ctx context.Context, s *scope) (bool, error) {
 		if ns.Frozen || s.reserved[ns.Name] {
 			continue
 		}
-		if err := r.write(ctx, s, ns.Name, s.targets[ns.Name], nil); err != nil {
+		if err := r.write(ctx, s, ns.Name, s.targets[ns.Name]); err != nil {
 			return false, err
 		}
 	}
@@ -278,15 +388,30 @@ func waitForEnforcement(s *scope) {
 	s.completed = true
 }
 
-// write applies one namespace's ResourceQuota with the given hard (no request
-// when the cache already holds it) and remembers it as the current one.
-func (r *Reconciler) write(ctx context.Context, s *scope, namespace string, hard corev1.ResourceList, annotations map[string]string) error {
+// write applies one namespace's ResourceQuota with the given hard, compared
+// with the quota read for this decision (no request when it already holds
+// it), and remembers it as the current one. The API server refusing it as
+// invalid is a spec error: Stalled, not retried.
+func (r *Reconciler) write(ctx context.Context, s *scope, namespace string, hard corev1.ResourceList) error {
 	desired := &corev1.ResourceQuota{
-		ObjectMeta: metav1.ObjectMeta{Name: naming.ResourceQuota, Namespace: namespace, Labels: naming.TenantLabels(s.tenant.Name),
-			Annotations: annotations},
-		Spec: corev1.ResourceQuotaSpec{Hard: hard},
+		ObjectMeta: metav1.ObjectMeta{Name: naming.ResourceQuota, Namespace: namespace, Labels: naming.TenantLabels(s.tenant.Name)},
+		Spec:       corev1.ResourceQuotaSpec{Hard: hard},
 	}
-	if _, _, err := r.applier().Ensure(ctx, desired); err != nil {
+	var current client.Object
+	if rq, ok := s.quotas[namespace]; ok {
+		current = rq
+	}
+	var err error
+	if freshDecisions {
+		_, _, err = r.applier().EnsureAgainst(ctx, desired, current)
+	} else {
+		_, _, err = r.applier().Ensure(ctx, desired) // the negative control: compared with the cache
+	}
+	if apierrors.IsInvalid(err) {
+		s.stall(platformv1alpha1.ReasonInvalidSpec, "the API server refuses the ResourceQuota of "+namespace+": "+err.Error())
+		return errStalled
+	}
+	if err != nil {
 		return err
 	}
 	if rq, ok := s.quotas[namespace]; ok {
@@ -297,25 +422,47 @@ func (r *Reconciler) write(ctx context.Context, s *scope, namespace string, hard
 	return nil
 }
 
-// shrunkAtAnnotation records on a ResourceQuota when the operator last shrank
-// it; settleTime is how long use must have had to be recounted since then
-// before the freed headroom is given to another namespace.
-const (
-	shrunkAtAnnotation = "platform.tenantai.io/shrunk-at"
-	settleTime         = 2 * time.Second
-)
+// errStalled stops the phases after a stall; Reconcile does not return it.
+var errStalled = errors.New("stalled")
 
-// settling returns how long to wait until every recent shrink has settled.
-func settling(s *scope, now time.Time) time.Duration {
+// settleTime is how long use must have had to be recounted since a shrink
+// before the freed headroom is given to another namespace.
+const settleTime = 2 * time.Second
+
+// shrinkLog remembers when the operator last shrank each namespace's quota
+// (in memory: writing it on the ResourceQuota would be a write that enforces
+// nothing).
+type shrinkLog struct {
+	mu sync.Mutex
+	at map[string]time.Time
+}
+
+func (l *shrinkLog) record(namespace string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.at == nil {
+		l.at = map[string]time.Time{}
+	}
+	l.at[namespace] = now
+}
+
+// settling returns how long to wait until every recent shrink of these
+// quotas has settled.
+func (l *shrinkLog) settling(quotas map[string]*corev1.ResourceQuota, now time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	var wait time.Duration
-	for _, rq := range s.quotas {
-		at, err := time.Parse(time.RFC3339Nano, rq.Annotations[shrunkAtAnnotation])
-		if err != nil {
+	for ns := range quotas {
+		at, ok := l.at[ns]
+		if !ok {
 			continue
 		}
-		if left := at.Add(settleTime).Sub(now); left > wait {
-			wait = left
+		left := at.Add(settleTime).Sub(now)
+		if left <= 0 {
+			delete(l.at, ns)
+			continue
 		}
+		wait = max(wait, left)
 	}
 	return wait
 }

@@ -24,11 +24,17 @@ type scope struct {
 	reserved map[string]bool
 	// quotas are the current ResourceQuotas by namespace.
 	quotas map[string]*corev1.ResourceQuota
+	// fresh, once set, are the tenant's ResourceQuotas as the API server
+	// listed them for this reconcile's decisions (see freshen).
+	fresh map[string]*corev1.ResourceQuota
 	// targets is the split to reach.
 	targets map[string]corev1.ResourceList
 
 	// stalled is set when the spec cannot be applied as it is.
-	stalled      bool
+	stalled bool
+	// deleting is set while a TenantQuota being deleted waits for the
+	// tenant's access to be revoked: its status is written.
+	deleting     bool
 	deleted      bool
 	completed    bool
 	requeueAfter time.Duration

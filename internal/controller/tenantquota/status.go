@@ -21,7 +21,7 @@ import (
 // read. Exhausted is informational and never makes Ready False.
 func observe(s *scope) {
 	used := corev1.ResourceList{}
-	s.tq.Status.Namespaces = nil
+	var active, retained []platformv1alpha1.NamespaceQuotaStatus
 	for _, ns := range s.namespaces {
 		rq, ok := s.quotas[ns.Name]
 		if !ok {
@@ -31,11 +31,15 @@ func observe(s *scope) {
 		if len(hard) == 0 {
 			hard = rq.Spec.Hard
 		}
-		s.tq.Status.Namespaces = append(s.tq.Status.Namespaces, platformv1alpha1.NamespaceQuotaStatus{
-			Name: ns.Name, Hard: hard.DeepCopy(), Used: rq.Status.Used.DeepCopy(),
-		})
+		entry := platformv1alpha1.NamespaceQuotaStatus{Name: ns.Name, Hard: hard.DeepCopy(), Used: rq.Status.Used.DeepCopy()}
+		if ns.Frozen {
+			retained = append(retained, entry)
+		} else {
+			active = append(active, entry)
+		}
 		addAll(used, rq.Status.Used)
 	}
+	s.tq.Status.Namespaces, s.tq.Status.NamespacesOmitted = listNamespaces(active, retained)
 	s.tq.Status.Used = used
 	var exhausted, over []string
 	for _, name := range quota.SortedNames(s.hard) {
@@ -58,6 +62,20 @@ func observe(s *scope) {
 		conditions.False(s.tq, platformv1alpha1.TenantQuotaConditionExhausted, platformv1alpha1.TenantQuotaReasonWithinQuota,
 			"every resource is below the tenant total")
 	}
+}
+
+// maxStatusNamespaces is the most namespaces status lists (the schema's
+// maxItems): a tenant's own come first, then the retained ones, which can
+// pile up without bound; the rest are counted in namespacesOmitted (their
+// use is still in used), so the status can always be written.
+const maxStatusNamespaces = 128
+
+func listNamespaces(active, retained []platformv1alpha1.NamespaceQuotaStatus) ([]platformv1alpha1.NamespaceQuotaStatus, int32) {
+	all := append(active, retained...)
+	if len(all) <= maxStatusNamespaces {
+		return all, 0
+	}
+	return all[:maxStatusNamespaces], int32(len(all) - maxStatusNamespaces)
 }
 
 func summarize(s *scope, reconcileErr error) {
