@@ -31,5 +31,7 @@ var controllers = []func(ctrl.Manager, Config, shared) error{
 	func(mgr ctrl.Manager, c Config, _ shared) error {
 		return modeldeployment.Setup(mgr, c.MaxConcurrentReconciles, c.CostTeamLabel, c.AcceleratorPrefixes)
 	},
-	func(mgr ctrl.Manager, c Config, _ shared) error { return tenantquota.Setup(mgr, c.MaxConcurrentReconciles) },
+	func(mgr ctrl.Manager, c Config, _ shared) error {
+		return tenantquota.Setup(mgr, c.MaxConcurrentReconciles)
+	},
 }

@@ -184,7 +184,9 @@ func checkInvariant(t *testing.T, hard corev1.ResourceList, namespaces []Namespa
 // quota where it was: a single namespace keeps exactly the total, and in a
 // tenant over its total each namespace is capped at min(quota, use).
 func TestOvershootIsNeverMetByRaisingTheQuota(t *testing.T) {
-	q := func(v int64) corev1.ResourceList { return corev1.ResourceList{gpu: *resource.NewQuantity(v, resource.DecimalSI)} }
+	q := func(v int64) corev1.ResourceList {
+		return corev1.ResourceList{gpu: *resource.NewQuantity(v, resource.DecimalSI)}
+	}
 	cases := map[string]struct {
 		total int64
 		ns    []Namespace

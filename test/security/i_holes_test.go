@@ -243,7 +243,9 @@ func TestI39_I41_ReleaseAndReuse(t *testing.T) {
 		if err := env.Admin.Delete(ctx, old); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, func() bool { return apierrors.IsNotFound(env.Admin.Get(ctx, client.ObjectKey{Name: "amber"}, &platformv1alpha1.Tenant{})) },
+		waitFor(t, func() bool {
+			return apierrors.IsNotFound(env.Admin.Get(ctx, client.ObjectKey{Name: "amber"}, &platformv1alpha1.Tenant{}))
+		},
 			"the old amber to be gone")
 		successor := MakeTenant("amber").Namespaces("prod", "dev").Owner(platformv1alpha1.SubjectUser, "amber-new").
 			QuotaPolicy(platformv1alpha1.QuotaOptional).Obj()
@@ -344,7 +346,9 @@ func TestI42_I46_ServiceTypes(t *testing.T) {
 		if err := env.Admin.Patch(ctx, live, patch); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, func() bool { return goldOwner.Create(ctx, svc("open", corev1.ServiceTypeNodePort), client.DryRunAll) == nil },
+		waitFor(t, func() bool {
+			return goldOwner.Create(ctx, svc("open", corev1.ServiceTypeNodePort), client.DryRunAll) == nil
+		},
 			"NodePort to be admitted once granted")
 		refused(t, goldOwner.Create(ctx, svc("open", corev1.ServiceTypeLoadBalancer), client.DryRunAll), byPolicy(policyServiceTypes))
 	})

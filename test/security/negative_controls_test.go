@@ -118,7 +118,9 @@ func TestNegativeControlCredentialsMintsAToken(t *testing.T) {
 		if err := env.ApplyManifestFile(ctx, filepath.Join(env.Root, "config", "policies", "credentials.yaml")); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, func() bool { return byPolicy(policyCredentials).match(admin.Create(ctx, secret.DeepCopy(), client.DryRunAll)) },
+		waitFor(t, func() bool {
+			return byPolicy(policyCredentials).match(admin.Create(ctx, secret.DeepCopy(), client.DryRunAll))
+		},
 			"tenantai-credentials enforced again")
 	})
 	waitFor(t, func() bool { return admin.Create(ctx, secret.DeepCopy()) == nil }, "the token Secret to be admitted without the policy")

@@ -65,9 +65,9 @@ type Reconciler struct {
 	APIReader client.Reader
 	// Tokens reads Secrets of type kubernetes.io/service-account-token (and
 	// only those) from a cache of their own; nil disables their removal.
-	Tokens    client.Reader
-	Recorder  recorder.EventRecorder
-	Clock     clock.PassiveClock
+	Tokens   client.Reader
+	Recorder recorder.EventRecorder
+	Clock    clock.PassiveClock
 	// CostTeamLabel, when set, is a further label key set to the tenant's
 	// name on its namespaces, for cost tools that aggregate by a team label
 	// (OpenCost's "team"); the tenant label itself is always set.

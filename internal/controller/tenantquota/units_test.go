@@ -106,4 +106,3 @@ func testScheme(t *testing.T) *runtime.Scheme {
 	}
 	return s
 }
-
