@@ -22,6 +22,8 @@ components=("$@")
 [ ${#components[@]} -gt 0 ] || components=(kube-apiserver etcd kubectl)
 
 log() { printf '[build-k8s] %s\n' "$*" >&2; }
+# shellcheck source=hack/lib.sh
+. "$root/hack/lib.sh"
 
 # Version stamping, as the Kubernetes release build does, so that clients and
 # the /version endpoint report v1.37.2 instead of v0.0.0-master.
@@ -48,7 +50,7 @@ build() { # build <name> <module dir> <package> <ldflags>
 	log "$name: building $pkg (first build takes several minutes)"
 	local start=$SECONDS
 	(cd "$root/hack/tools/$moddir" &&
-		CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$out/$name.tmp" "$pkg")
+		with_progress "$name" env CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$out/$name.tmp" "$pkg")
 	mv "$out/$name.tmp" "$out/$name"
 	log "$name: built in $((SECONDS - start))s"
 }

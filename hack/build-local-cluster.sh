@@ -15,6 +15,7 @@
 #               kwok kwokctl metrics-server
 #   default: all of them
 #   hack/build-local-cluster.sh --print-paths   prints NAME=path lines, builds nothing
+#   hack/build-local-cluster.sh --all-built     exits 0 when every binary exists, builds nothing
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -38,11 +39,20 @@ if [ "${1:-}" = "--print-paths" ]; then
 	exit 0
 fi
 
+if [ "${1:-}" = "--all-built" ]; then
+	for f in "$k8s_bin"/{etcd,kube-apiserver,kube-controller-manager,kube-scheduler,kubectl} "$kwok_bin"/{kwok,kwokctl} "$ms_bin/metrics-server"; do
+		[ -x "$f" ] || exit 1
+	done
+	exit 0
+fi
+
 components=("$@")
 [ ${#components[@]} -gt 0 ] ||
 	components=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok kwokctl metrics-server)
 
 log() { printf '[build-local-cluster] %s\n' "$*" >&2; }
+# shellcheck source=hack/lib.sh
+. "$root/hack/lib.sh"
 
 build() { # build <out dir> <name> <module dir> <package> <ldflags>
 	local out=$1 name=$2 moddir=$3 pkg=$4 ldflags=$5
@@ -54,7 +64,7 @@ build() { # build <out dir> <name> <module dir> <package> <ldflags>
 	log "$name: building $pkg (first build takes a few minutes)"
 	local start=$SECONDS
 	(cd "$root/hack/tools/$moddir" &&
-		CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$out/$name.tmp" "$pkg")
+		with_progress "$name" env CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$out/$name.tmp" "$pkg")
 	mv "$out/$name.tmp" "$out/$name"
 	log "$name: built in $((SECONDS - start))s"
 }

@@ -64,6 +64,14 @@ wait_or_explain() {
 	fi
 }
 
+if ! "$root/hack/build-local-cluster.sh" --all-built 2>/dev/null; then
+	printf '%sFirst run: building etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok and
+' "$bold"
+	printf 'metrics-server from their Go modules into bin/ (about 20 minutes on two cores; progress below every 30 s).
+'
+	printf 'Later runs reuse them and take about 15 seconds.%s
+' "$plain"
+fi
 step "local cluster: build missing binaries, start or reuse cluster '$LOCAL_CLUSTER_NAME'"
 "$lc" up 2>&1 | sed 's/^/    /'
 step "install CRDs, RBAC, admission policies and the operator's service account"
