@@ -104,7 +104,11 @@ while [ -n "$(unaccounted)" ]; do
 done
 
 step "apply emulated load (kwok ClusterResourceUsage) and what the acme models reference"
-kubectl apply --server-side -f "$root/hack/local-cluster/demo-usage.yaml" -f "$demo/10-acme-prod-model-inputs.yaml" | sed 's/^/    /'
+kubectl apply --server-side -f "$root/hack/local-cluster/demo-usage.yaml" | sed 's/^/    /'
+# The model inputs are the platform team's: a claim pre-bound to a static
+# volume, which the admission policy tenantai-storage lets only break-glass make.
+kubectl apply --server-side --as=platform-admin --as-group=tenantai:break-glass --as-group=system:masters \
+	-f "$demo/10-acme-prod-model-inputs.yaml" | sed 's/^/    /'
 
 step "apply model deployments: acme chat and ranker (config/samples), globex embed"
 mds=()
@@ -167,6 +171,8 @@ kubectl run over-quota -n globex-prod --image=registry.k8s.io/pause:3.10 --resta
 	2>&1 | head -n 3 || true
 printf -- '- a privileged pod in acme-prod (Pod Security restricted):\n    '
 kubectl run privileged -n acme-prod --image=registry.k8s.io/pause:3.10 --restart=Never --privileged --dry-run=server 2>&1 | head -n 3 || true
+printf -- '- an ExternalName Service in acme-prod aliasing globex'"'"'s model (admission policy tenantai-service-types):\n    '
+kubectl create service externalname alias -n acme-prod --external-name=embed.globex-prod.svc.cluster.local --dry-run=server 2>&1 | head -n 3 || true
 printf -- '- alice@acme.example (an acme developer) reading globex-prod (RBAC):\n    '
 kubectl get pods -n globex-prod --as alice@acme.example 2>&1 | head -n 3 || true
 

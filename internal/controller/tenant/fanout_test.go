@@ -23,7 +23,10 @@ func TestOneTenantChangeReconcilesOneTenant(t *testing.T) {
 		tn.Spec.Exposure = &platformv1alpha1.TenantExposure{Hostnames: []string{fmt.Sprintf("*.fan%02d.example", i)}}
 		create(t, env, tn)
 	}
-	// fan00's neighbour: an exact host under its wildcard, claimed later.
+	// fan00's neighbour: an exact host under its wildcard, claimed later (in a
+	// later second: creation timestamps have second granularity, and a tie
+	// goes to the name that sorts first).
+	time.Sleep(1100 * time.Millisecond)
 	near := MakeTenant("fan-near").QuotaPolicy(platformv1alpha1.QuotaOptional).Obj()
 	near.Spec.Exposure = &platformv1alpha1.TenantExposure{Hostnames: []string{"chat.fan00.example"}}
 	create(t, env, near)
