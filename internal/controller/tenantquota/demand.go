@@ -5,6 +5,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	quotav1 "k8s.io/apiserver/pkg/quota/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
@@ -26,7 +27,7 @@ func (r *Reconciler) demand(ctx context.Context, namespace string, used corev1.R
 	refused := corev1.ResourceList{}
 	for i := range list.Items {
 		md := &list.Items[i]
-		addAll(desired, desiredUsage(md))
+		desired = quotav1.Add(desired, desiredUsage(md))
 		if c := conditions.Get(md, platformv1alpha1.ModelConditionQuotaExceeded); c != nil && c.Status == "True" {
 			asked := quota.RequestedIn(c.Message)
 			if len(asked) == 0 {
@@ -34,7 +35,7 @@ func (r *Reconciler) demand(ctx context.Context, namespace string, used corev1.R
 				// it, a refused model still wants at least one more replica.
 				asked = podUsage(md)
 			}
-			addAll(refused, asked)
+			refused = quotav1.Add(refused, asked)
 		}
 	}
 	wanted := corev1.ResourceList{}
@@ -89,12 +90,4 @@ func usage(md *platformv1alpha1.ModelDeployment, replicas int64) corev1.Resource
 		add(corev1.ResourceName("limits."+string(name)), q)
 	}
 	return out
-}
-
-func addAll(into, from corev1.ResourceList) {
-	for name, q := range from {
-		sum := into[name]
-		sum.Add(q)
-		into[name] = sum
-	}
 }

@@ -4,16 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	quotav1 "k8s.io/apiserver/pkg/quota/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
@@ -156,7 +157,7 @@ func (s *scope) writesPlanned() bool {
 			continue
 		}
 		rq, ok := s.quotas[ns.Name]
-		if !ok || !equality.Semantic.DeepEqual(rq.Spec.Hard, s.targets[ns.Name]) {
+		if !ok || !quotav1.Equals(rq.Spec.Hard, s.targets[ns.Name]) {
 			return true
 		}
 	}
@@ -260,16 +261,16 @@ func (s *scope) stall(reason, msg string) {
 
 // exceeded lists the resources whose split sums past the total, with the sums.
 func exceeded(hard corev1.ResourceList, targets map[string]corev1.ResourceList) []string {
+	sum := corev1.ResourceList{}
+	for _, list := range targets {
+		sum = quotav1.Add(sum, quotav1.Mask(list, quotav1.ResourceNames(hard)))
+	}
 	var out []string
-	for _, name := range quota.SortedNames(hard) {
-		sum := resource.Quantity{}
-		for _, list := range targets {
-			if q, ok := list[name]; ok {
-				sum.Add(q)
-			}
-		}
-		if limit := hard[name]; sum.Cmp(limit) > 0 {
-			out = append(out, fmt.Sprintf("%s: %s > %s", name, sum.String(), limit.String()))
+	if ok, over := quotav1.LessThanOrEqual(sum, hard); !ok {
+		slices.Sort(over)
+		for _, name := range over {
+			total, limit := sum[name], hard[name]
+			out = append(out, fmt.Sprintf("%s: %s > %s", name, total.String(), limit.String()))
 		}
 	}
 	return out
@@ -287,7 +288,7 @@ func (r *Reconciler) applyTargets(ctx context.Context, s *scope) (bool, error) {
 			continue
 		}
 		step := minList(rq.Spec.Hard, s.targets[ns.Name])
-		if equality.Semantic.DeepEqual(step, rq.Spec.Hard) {
+		if quotav1.Equals(step, rq.Spec.Hard) {
 			continue
 		}
 		if err := r.write(ctx, s, ns.Name, step); err != nil {
@@ -470,7 +471,7 @@ func (l *shrinkLog) settling(quotas map[string]*corev1.ResourceQuota, now time.T
 // allEnforced reports whether every quota's status.hard equals its spec.hard.
 func allEnforced(s *scope) bool {
 	for _, rq := range s.quotas {
-		if !equality.Semantic.DeepEqual(rq.Spec.Hard, rq.Status.Hard) {
+		if !quotav1.Equals(rq.Spec.Hard, rq.Status.Hard) {
 			return false
 		}
 	}

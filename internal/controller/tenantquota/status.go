@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	quotav1 "k8s.io/apiserver/pkg/quota/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -37,7 +38,7 @@ func observe(s *scope) {
 		} else {
 			active = append(active, entry)
 		}
-		addAll(used, rq.Status.Used)
+		used = quotav1.Add(used, rq.Status.Used)
 	}
 	s.tq.Status.Namespaces, s.tq.Status.NamespacesOmitted = listNamespaces(active, retained)
 	s.tq.Status.Used = used
