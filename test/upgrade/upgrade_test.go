@@ -113,7 +113,7 @@ func TestUpgradeFromThePreviousRelease(t *testing.T) {
 		g.Eventually(func() bool {
 			ns := &corev1.Namespace{}
 			return env.Admin.Get(ctx, client.ObjectKey{Name: "legacy-prod"}, ns) == nil &&
-				ns.Annotations[platformv1alpha1.TenantUIDAnnotation] == string(uidOf(g, env)) && ready(env, "legacy")()
+				ns.Annotations[platformv1alpha1.TenantUIDAnnotation] == uidOf(g, env) && ready(env, "legacy")()
 		}, time.Minute).Should(gomega.BeTrue(), "the namespaces the live Tenant held were not recorded as its own")
 		g.Consistently(deletedBindings, 2*time.Second).ShouldNot(gomega.Receive(), "a binding was removed by the upgrade")
 		g.Expect(bindings(g, env)).To(gomega.Equal(bindingUIDs), "a binding was replaced by the upgrade")
@@ -125,7 +125,7 @@ func TestUpgradeFromThePreviousRelease(t *testing.T) {
 		g.Expect(env.Admin.Get(ctx, keyName, after)).To(gomega.Succeed())
 		g.Expect(after.UID).To(gomega.Equal(canonical.UID))
 		g.Expect(after.Data).To(gomega.Equal(canonical.Data))
-		g.Expect(after.Annotations).To(gomega.HaveKeyWithValue(platformv1alpha1.TenantUIDAnnotation, string(uidOf(g, env))))
+		g.Expect(after.Annotations).To(gomega.HaveKeyWithValue(platformv1alpha1.TenantUIDAnnotation, uidOf(g, env)))
 	})
 
 	t.Run("a namespace an earlier Tenant of the name retained is not handed over", func(t *testing.T) {

@@ -1,6 +1,7 @@
 package tenantquota
 
 import (
+	"slices"
 	"time"
 
 	"context"
@@ -9,8 +10,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	quotav1 "k8s.io/apiserver/pkg/quota/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	quotav1 "k8s.io/apiserver/pkg/quota/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
@@ -72,7 +73,7 @@ func observe(s *scope) {
 const maxStatusNamespaces = 128
 
 func listNamespaces(active, retained []platformv1alpha1.NamespaceQuotaStatus) ([]platformv1alpha1.NamespaceQuotaStatus, int32) {
-	all := append(active, retained...)
+	all := slices.Concat(active, retained)
 	if len(all) <= maxStatusNamespaces {
 		return all, 0
 	}
