@@ -1,5 +1,5 @@
 // Command kubectl-tenantai is the tenantai kubectl plugin: put it on PATH and
-// run `kubectl tenantai tenants|quota <tenant>|models`. See
+// run `kubectl tenantai tenants|quota <tenant>|models|preflight`. See
 // docs/kubectl-plugin.md.
 package main
 
@@ -28,6 +28,7 @@ func main() {
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
-		os.Exit(1)
+		// 1, or 3 for `preflight --fail-on-findings` with findings.
+		os.Exit(plugin.ExitCode(err))
 	}
 }

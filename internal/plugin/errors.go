@@ -47,3 +47,28 @@ func apiMessage(err error) string {
 	}
 	return err.Error()
 }
+
+// ExitError is an error that ends the plugin with a status other than 1,
+// such as ExitFindings from `preflight --fail-on-findings`.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// ExitCode is the status the plugin exits with after err: 0 without an
+// error, an ExitError's code, otherwise 1.
+func ExitCode(err error) int {
+	var exit *ExitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &exit):
+		return exit.Code
+	default:
+		return 1
+	}
+}

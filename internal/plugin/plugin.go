@@ -1,7 +1,8 @@
 // Package plugin implements kubectl-tenantai, the kubectl plugin that tells
 // tenant owners what they have and how much quota is left without reading
 // YAML: `tenants`, `quota <tenant>` and `models`, each as a table or as a
-// stable JSON/YAML document (docs/kubectl-plugin.md).
+// stable JSON/YAML document (docs/kubectl-plugin.md); and, for platform
+// admins before an upgrade, `preflight`: what its guardrails would refuse.
 package plugin
 
 import (
@@ -9,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -47,7 +49,8 @@ func NewCommand(opts Options) *cobra.Command {
 		Use:   "kubectl-tenantai",
 		Short: "Show tenantai tenants, their quota use and their models",
 		Long: "Show tenantai tenants, how much of each tenant's quota is used (GPUs first), " +
-			"and the state of ModelDeployments, as tables or as JSON/YAML documents.",
+			"and the state of ModelDeployments, as tables or as JSON/YAML documents; " +
+			"before an upgrade, list what its guardrails would refuse (preflight).",
 		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl tenantai"},
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -60,7 +63,7 @@ func NewCommand(opts Options) *cobra.Command {
 	c.flags.AddFlags(root.PersistentFlags())
 	root.PersistentFlags().StringVarP(&c.output, "output", "o", outputTable,
 		"output format: json or yaml (default: a table)")
-	root.AddCommand(c.tenantsCommand(), c.quotaCommand(), c.modelsCommand())
+	root.AddCommand(c.tenantsCommand(), c.quotaCommand(), c.modelsCommand(), c.preflightCommand())
 	// Define --help before cobra looks for the subcommand: otherwise it takes
 	// "--help --kubeconfig f" for a flag with a value and f for a command.
 	root.InitDefaultHelpFlag()
@@ -80,12 +83,14 @@ func (c *cli) client() (client.Client, error) {
 	return client.New(cfg, client.Options{Scheme: newScheme()})
 }
 
-// newScheme knows the kinds the plugin reads: the tenantai API and
-// ResourceQuotas.
+// newScheme knows the kinds the plugin reads: the tenantai API, the core
+// kinds (ResourceQuotas; namespaces, pods and the like for preflight) and
+// RoleBindings.
 func newScheme() *runtime.Scheme {
 	s := runtime.NewScheme()
-	// Both only register static types; they cannot fail.
+	// They only register static types; they cannot fail.
 	_ = corev1.AddToScheme(s)
+	_ = rbacv1.AddToScheme(s)
 	_ = platformv1alpha1.AddToScheme(s)
 	return s
 }
