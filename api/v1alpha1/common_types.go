@@ -53,6 +53,12 @@ const (
 	// new key at the next version: the admin's explicit acknowledgement that
 	// data encrypted with the lost versions cannot be decrypted.
 	AcceptKeyLossAnnotation = "platform.tenantai.io/accept-key-loss"
+	// AccessRevokedAnnotation ("true") marks a released namespace from which
+	// every tenant grant was taken away under this release's rules (bindings,
+	// token Secrets, network paths). A retained namespace without it (an
+	// earlier release retained it, or its Tenant vanished without releasing
+	// it) is released again.
+	AccessRevokedAnnotation = "platform.tenantai.io/access-revoked"
 	// SurviveReleaseLabel ("true"), on a RoleBinding in a tenant namespace,
 	// keeps it when the namespace is released (Retain, or its entry removed):
 	// every other RoleBinding goes. Only the operator and break-glass may set it

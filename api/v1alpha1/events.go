@@ -16,7 +16,8 @@ const (
 	EventReasonKeyRotated = "KeyRotated"
 	// EventReasonKeyRecovered (Warning): the canonical data key was missing
 	// or lacked versions, and was rebuilt from the copies in the tenant's
-	// namespaces (or from an adopted Tenant's archived key).
+	// namespaces (or from an adopted Tenant's archived key). Normal when an
+	// earlier Tenant's canonical key is adopted as it is (adopt-from).
 	EventReasonKeyRecovered = "KeyRecovered"
 	// EventReasonKeyArchived (Normal): a canonical data key that belongs to
 	// another (deleted) Tenant of the same name was kept under

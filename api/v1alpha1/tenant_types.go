@@ -273,8 +273,9 @@ type TenantExposure struct {
 // TenantStorage limits the storage a tenant may claim.
 type TenantStorage struct {
 	// classes are the StorageClasses the tenant's PersistentVolumeClaims may
-	// name. A claim that names no class, or another one, is refused (the
-	// cluster's default class is not applied for tenants: name it here).
+	// name. A claim of another class is refused, and so is one that names
+	// none unless the cluster's default class (which Kubernetes fills in
+	// first) is listed here.
 	// +kubebuilder:validation:MaxItems=32
 	// +kubebuilder:validation:items:MaxLength=253
 	// +kubebuilder:validation:items:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
@@ -414,7 +415,7 @@ type TenantStatus struct {
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && size(self.metadata.name) <= 61",message="tenant name must be a DNS-1123 label of at most 61 characters (lower-case letters, digits and '-')"
 // +kubebuilder:validation:XValidation:rule="!(self.metadata.name == 'default' || self.metadata.name.startsWith('kube') || self.metadata.name.startsWith('openshift') || self.metadata.name.startsWith('tenantai'))",message="tenant name may not be 'default' or start with 'kube', 'openshift' or 'tenantai' (reserved for system namespaces)"
 // +kubebuilder:validation:XValidation:rule="!has(self.spec.namespaces) || self.spec.namespaces.all(n, size(self.metadata.name) + size(n.name) < 63)",message="each namespace '<tenant>-<name>' must be at most 63 characters: shorten the tenant name or the namespace entry name",fieldPath=".spec.namespaces"
-// +kubebuilder:validation:XValidation:rule="(!has(self.spec.owners) || self.spec.owners.all(o, o.kind != 'ServiceAccount' || (has(self.spec.namespaces) && self.spec.namespaces.exists(n, self.metadata.name + '-' + n.name == o.__namespace__)))) && (!has(self.spec.members) || self.spec.members.all(m, m.kind != 'ServiceAccount' || (has(self.spec.namespaces) && self.spec.namespaces.exists(n, self.metadata.name + '-' + n.name == m.__namespace__))))",message="a ServiceAccount named as an owner or member must live in one of this tenant's namespaces ('<tenant>-<entry>'), and a namespace entry cannot be removed while such a ServiceAccount lives in it: a service account elsewhere is controlled by someone the tenant's guardrails do not bind",fieldPath=".spec"
+// +kubebuilder:validation:XValidation:rule="(oldSelf.hasValue() && (has(oldSelf.value().spec.owners) ? oldSelf.value().spec.owners : []) == (has(self.spec.owners) ? self.spec.owners : []) && (has(oldSelf.value().spec.members) ? oldSelf.value().spec.members : []) == (has(self.spec.members) ? self.spec.members : []) && (has(oldSelf.value().spec.namespaces) ? oldSelf.value().spec.namespaces : []) == (has(self.spec.namespaces) ? self.spec.namespaces : [])) || ((!has(self.spec.owners) || self.spec.owners.all(o, o.kind != 'ServiceAccount' || (has(self.spec.namespaces) && self.spec.namespaces.exists(n, self.metadata.name + '-' + n.name == o.__namespace__)))) && (!has(self.spec.members) || self.spec.members.all(m, m.kind != 'ServiceAccount' || (has(self.spec.namespaces) && self.spec.namespaces.exists(n, self.metadata.name + '-' + n.name == m.__namespace__)))))",message="a ServiceAccount named as an owner or member must live in one of this tenant's namespaces ('<tenant>-<entry>'), and a namespace entry cannot be removed while such a ServiceAccount lives in it: a service account elsewhere is controlled by someone the tenant's guardrails do not bind",fieldPath=".spec",optionalOldSelf=true
 type Tenant struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`

@@ -7,7 +7,8 @@
 --              still working (Reconciling=True, or Ready not yet True):
 --              namespaces, guardrails and RBAC are being put in place.
 -- Degraded     Stalled=True: a terminal problem the operator cannot fix by
---              retrying (NamespaceConflict, HostnameConflict); its message
+--              retrying (NamespaceConflict, AdoptionRequired, ForbiddenSubject,
+--              KeyMissing, KeyConflict, HostnameConflict); its message
 --              says what to do.
 -- Healthy      Ready=True at the current generation.
 local hs = {}

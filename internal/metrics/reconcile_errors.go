@@ -42,9 +42,15 @@ var reasonsByKind = map[string][]string{
 	KindTenant: {
 		platformv1alpha1.TenantReasonNamespaceConflict,
 		platformv1alpha1.TenantReasonHostnameConflict,
+		platformv1alpha1.TenantReasonAdoptionRequired,
+		platformv1alpha1.TenantReasonForbiddenSubject,
+		platformv1alpha1.TenantReasonKeyMissing,
+		platformv1alpha1.TenantReasonKeyConflict,
 	},
 	KindTenantQuota: {
 		platformv1alpha1.TenantQuotaReasonStaticSplitExceedsHard,
+		platformv1alpha1.TenantQuotaReasonUnknownNamespaceEntry,
+		platformv1alpha1.ReasonInvalidSpec,
 	},
 	KindModelDeployment: {
 		platformv1alpha1.ModelReasonNotTenantNamespace,
@@ -52,6 +58,7 @@ var reasonsByKind = map[string][]string{
 		platformv1alpha1.ModelReasonPlacementConflict,
 		platformv1alpha1.ReasonInvalidSpec,
 		platformv1alpha1.ModelReasonQuotaExceeded,
+		platformv1alpha1.ModelReasonPodsRefused,
 	},
 }
 
@@ -59,8 +66,8 @@ var reasonsByKind = map[string][]string{
 var errorReasons = []string{ReasonAPIError, ReasonConflict, platformv1alpha1.ReasonError}
 
 // refusals are Ready=False reasons that are refused work without a stall: the
-// cluster, not the operator, refused it (quota admission).
-var refusals = map[string]bool{platformv1alpha1.ModelReasonQuotaExceeded: true}
+// cluster, not the operator, refused it (quota admission, an admission policy).
+var refusals = map[string]bool{platformv1alpha1.ModelReasonQuotaExceeded: true, platformv1alpha1.ModelReasonPodsRefused: true}
 
 // ReconcileErrors counts reconciles that ended in an error or a refusal.
 type ReconcileErrors struct {

@@ -31,17 +31,24 @@ tenantai_reconcile_errors_total{kind="ModelDeployment",reason="Conflict"} 0
 tenantai_reconcile_errors_total{kind="ModelDeployment",reason="InvalidSpec"} 0
 tenantai_reconcile_errors_total{kind="ModelDeployment",reason="NotTenantNamespace"} 0
 tenantai_reconcile_errors_total{kind="ModelDeployment",reason="PlacementConflict"} 0
+tenantai_reconcile_errors_total{kind="ModelDeployment",reason="PodsRefused"} 0
 tenantai_reconcile_errors_total{kind="ModelDeployment",reason="QuotaExceeded"} 0
 tenantai_reconcile_errors_total{kind="ModelDeployment",reason="ReconcileError"} 0
 tenantai_reconcile_errors_total{kind="Tenant",reason="APIError"} 0
+tenantai_reconcile_errors_total{kind="Tenant",reason="AdoptionRequired"} 0
 tenantai_reconcile_errors_total{kind="Tenant",reason="Conflict"} 0
+tenantai_reconcile_errors_total{kind="Tenant",reason="ForbiddenSubject"} 0
 tenantai_reconcile_errors_total{kind="Tenant",reason="HostnameConflict"} 0
+tenantai_reconcile_errors_total{kind="Tenant",reason="KeyConflict"} 0
+tenantai_reconcile_errors_total{kind="Tenant",reason="KeyMissing"} 0
 tenantai_reconcile_errors_total{kind="Tenant",reason="NamespaceConflict"} 0
 tenantai_reconcile_errors_total{kind="Tenant",reason="ReconcileError"} 0
 tenantai_reconcile_errors_total{kind="TenantQuota",reason="APIError"} 0
 tenantai_reconcile_errors_total{kind="TenantQuota",reason="Conflict"} 0
+tenantai_reconcile_errors_total{kind="TenantQuota",reason="InvalidSpec"} 0
 tenantai_reconcile_errors_total{kind="TenantQuota",reason="ReconcileError"} 0
 tenantai_reconcile_errors_total{kind="TenantQuota",reason="StaticSplitExceedsHard"} 0
+tenantai_reconcile_errors_total{kind="TenantQuota",reason="UnknownNamespaceEntry"} 0
 `
 	if err := testutil.CollectAndCompare(metrics.NewReconcileErrors().Collector(), strings.NewReader(want)); err != nil {
 		t.Error(err)

@@ -86,6 +86,8 @@ type Reconciler struct {
 	// swept remembers the namespaces (by UID) already swept for squatted
 	// names in this process.
 	swept sync.Map
+	// reportedTokens remembers the token Secrets (by UID) reported in Warn mode.
+	reportedTokens sync.Map
 	// phases are run in order; see phases.go.
 	phases []phase
 }
@@ -173,8 +175,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	if err := r.Client.Get(ctx, req.NamespacedName, tenant); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.written.Forget(req.NamespacedName)
+			return ctrl.Result{}, r.releaseAbandoned(ctx, req.Name)
 		}
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+		return ctrl.Result{}, err
 	}
 	s := newScope(tenant, r.Clock.Now())
 	defer func() {
@@ -237,9 +240,10 @@ func (r *Reconciler) acceleratorPrefixes() []string {
 	return naming.DefaultAcceleratorPrefixes
 }
 
-// event records an Event about the tenant (none without a recorder).
+// event records an Event about the tenant (none without a recorder, nor for
+// a Tenant that no longer exists).
 func (r *Reconciler) event(s *scope, eventType, reason, action, format string, args ...any) {
-	if r.Recorder != nil {
+	if r.Recorder != nil && s.tenant.UID != "" {
 		r.Recorder.Eventf(s.tenant, nil, eventType, reason, action, format, args...)
 	}
 }

@@ -40,8 +40,11 @@ func (r *Reconciler) removeTokenSecrets(ctx context.Context, s *scope, ns string
 		}
 		account := secret.Annotations[corev1.ServiceAccountNameKey]
 		if r.GuardrailsWarn && !releasing {
-			r.event(s, corev1.EventTypeWarning, platformv1alpha1.EventReasonTokenSecretRemoved, platformv1alpha1.EventActionRepair,
-				"Secret %s/%s holds a long-lived token of service account %s; it would be deleted (guardrails in Warn mode)", ns, secret.Name, account)
+			// Reported once per Secret per process, not at every reconcile.
+			if _, seen := r.reportedTokens.LoadOrStore(secret.UID, true); !seen {
+				r.event(s, corev1.EventTypeWarning, platformv1alpha1.EventReasonTokenSecretRemoved, platformv1alpha1.EventActionRepair,
+					"Secret %s/%s holds a long-lived token of service account %s; it would be deleted (guardrails in Warn mode)", ns, secret.Name, account)
+			}
 			continue
 		}
 		err := r.Client.Delete(ctx, secret, client.Preconditions{UID: ptr.To(secret.UID)})

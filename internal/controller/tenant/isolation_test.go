@@ -258,3 +258,45 @@ func TestRetainedNamespacesAreNeverDeletedLater(t *testing.T) {
 	c, _ := namespace(env, "kept-c")()
 	g.Expect(c.DeletionTimestamp).To(gomega.BeNil(), "a namespace retained earlier was deleted with the Tenant")
 }
+
+// TestAbandonedNamespacesAreReleased: namespaces whose Tenant is gone without
+// releasing them (its finalizer removed by hand), and namespaces an earlier
+// release retained while leaving planted bindings behind, are released by
+// this release's rules: no binding but the marked ones, deny-all only.
+func TestAbandonedNamespacesAreReleased(t *testing.T) {
+	env, g := setup(t)
+	ctx := context.Background()
+	admin, err := env.BreakGlass()
+	g.Expect(err).NotTo(gomega.HaveOccurred())
+	for name, orphaned := range map[string]bool{"departed-held": false, "departed-retained": true} {
+		labels := naming.TenantLabels("departed")
+		if orphaned {
+			labels[platformv1alpha1.OrphanedLabel] = "true"
+		}
+		g.Expect(admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}})).To(gomega.Succeed())
+		planted := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: name, Name: "planted"},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "tenantai-tenant-admin"},
+			Subjects: []rbacv1.Subject{{Kind: "User", APIGroup: rbacv1.GroupName, Name: "old-owner"}}}
+		allow := &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: name, Name: naming.NetworkPolicyAllowEgress,
+			Labels: naming.TenantLabels("departed")}, Spec: networkingv1.NetworkPolicySpec{
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
+			Egress:      []networkingv1.NetworkPolicyEgressRule{{}}}}
+		g.Expect(admin.Create(ctx, planted)).To(gomega.Succeed())
+		g.Expect(admin.Create(ctx, allow)).To(gomega.Succeed())
+	}
+	for _, name := range []string{"departed-held", "departed-retained"} {
+		g.Eventually(subjectsIn(env, name)).Should(gomega.BeEmpty(), "bindings left in %s", name)
+		g.Eventually(func() []string {
+			list := &networkingv1.NetworkPolicyList{}
+			_ = env.Admin.List(ctx, list, client.InNamespace(name))
+			var names []string
+			for _, p := range list.Items {
+				names = append(names, p.Name)
+			}
+			return names
+		}).Should(gomega.ConsistOf(naming.NetworkPolicyDefaultDeny), "network paths left in %s", name)
+		ns, _ := namespace(env, name)()
+		g.Expect(ns.Labels).To(gomega.HaveKeyWithValue(platformv1alpha1.OrphanedLabel, "true"))
+		g.Expect(ns.DeletionTimestamp).To(gomega.BeNil(), "an abandoned namespace was deleted")
+	}
+}

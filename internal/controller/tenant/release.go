@@ -71,8 +71,12 @@ func (r *Reconciler) releaseNamespace(ctx context.Context, s *scope, ns *corev1.
 			s.deleting = append(s.deleting, ns.Name)
 		}
 		return nil
-	case orphaned(ns):
+	case orphaned(ns) && accessRevoked(ns):
 		return nil // retained earlier: kept until an admin deletes or adopts it
+	case orphaned(ns):
+		// Retained by a release that left planted bindings, token Secrets and
+		// allow policies behind: take them away now, and keep it retained.
+		return r.retain(ctx, s, ns)
 	case namespaceHolder(ns, s.tenant) != "":
 		return r.retain(ctx, s, ns) // its Tenant is gone without releasing it
 	case policy == platformv1alpha1.DeletionDelete:
@@ -80,6 +84,40 @@ func (r *Reconciler) releaseNamespace(ctx context.Context, s *scope, ns *corev1.
 	default:
 		return r.retain(ctx, s, ns)
 	}
+}
+
+// releaseAbandoned runs for a tenant name whose Tenant is gone: a namespace
+// of that name that still grants access (its Tenant was deleted with its
+// finalizer removed by hand, or an earlier release retained it without
+// taking everything away) is released now, with Retain. Every start of the
+// operator sees every labelled namespace, so none is missed. The Tenant's
+// absence is confirmed with the API server first: a cache is not trusted to
+// take access away.
+func (r *Reconciler) releaseAbandoned(ctx context.Context, name string) error {
+	namespaces, err := r.tenantNamespaces(ctx, name)
+	if err != nil {
+		return err
+	}
+	var pending []*corev1.Namespace
+	for i := range namespaces {
+		if ns := &namespaces[i]; ns.DeletionTimestamp.IsZero() && !accessRevoked(ns) {
+			pending = append(pending, ns)
+		}
+	}
+	if len(pending) == 0 {
+		return nil
+	}
+	if err := r.APIReader.Get(ctx, client.ObjectKey{Name: name}, &platformv1alpha1.Tenant{}); !apierrors.IsNotFound(err) {
+		return err // it exists after all (nil): its own reconcile decides
+	}
+	s := newScope(&platformv1alpha1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: name}}, r.Clock.Now())
+	var errs []error
+	for _, ns := range pending {
+		if err := r.retain(ctx, s, ns); err != nil {
+			errs = append(errs, fmt.Errorf("releasing namespace %s of the deleted Tenant %s: %w", ns.Name, name, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // reconcileDelete runs when the Tenant is being deleted: the namespaces it
@@ -271,15 +309,22 @@ func (r *Reconciler) denyAllTraffic(ctx context.Context, s *scope, ns *corev1.Na
 	return r.deleteStale(ctx, ns.Name, tenant, &networkingv1.NetworkPolicyList{}, map[string]bool{deny.Name: true})
 }
 
-// setOrphaned adds or removes the orphaned label with an explicit merge patch,
-// whoever set it.
+// accessRevoked reports whether a namespace was released by this release's
+// rules (no tenant access left, see the top of this file).
+func accessRevoked(ns *corev1.Namespace) bool {
+	return ns.Annotations[platformv1alpha1.AccessRevokedAnnotation] == "true"
+}
+
+// setOrphaned adds or removes the orphaned label (and the access-revoked
+// mark) with an explicit merge patch, whoever set them.
 func (r *Reconciler) setOrphaned(ctx context.Context, ns *corev1.Namespace, orphaned bool) error {
 	value := "null"
 	if orphaned {
 		value = `"true"`
 	}
 	patch := client.RawPatch(types.MergePatchType,
-		fmt.Appendf(nil, `{"metadata":{"labels":{%q:%s}}}`, platformv1alpha1.OrphanedLabel, value))
+		fmt.Appendf(nil, `{"metadata":{"labels":{%q:%s},"annotations":{%q:%s}}}`,
+			platformv1alpha1.OrphanedLabel, value, platformv1alpha1.AccessRevokedAnnotation, value))
 	if err := r.Client.Patch(ctx, ns, patch, client.FieldOwner(platformv1alpha1.FieldManager)); err != nil {
 		return fmt.Errorf("labelling namespace %s orphaned=%t: %w", ns.Name, orphaned, err)
 	}
