@@ -3,7 +3,6 @@ package tenant_test
 import (
 	"context"
 	"sort"
-	"strconv"
 	"testing"
 	"time"
 
@@ -137,8 +136,7 @@ func TestRecreatedTenantGetsNothingWithoutAdoption(t *testing.T) {
 // for the admin, token Secrets go, and only the deny-all policy stays.
 func TestReleaseLeavesOnlyMarkedBindings(t *testing.T) {
 	env, g := setup(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx := context.Background()
 	tn := MakeTenant("rel").Namespaces("prod", "dev").QuotaPolicy(platformv1alpha1.QuotaOptional).
 		Owner(platformv1alpha1.SubjectUser, "owen").EgressCIDRs("0.0.0.0/0").Obj()
 	readyTenant(t, g, env, tn)
@@ -158,47 +156,32 @@ func TestReleaseLeavesOnlyMarkedBindings(t *testing.T) {
 		g.Expect(admin.Create(ctx, obj)).To(gomega.Succeed())
 	}
 
-	wc, err := client.NewWithWatch(env.AdminConfig, client.Options{Scheme: env.Admin.Scheme()})
+	timeline, err := env.WatchTimeline([]testenv.Watch{
+		{Kind: "RoleBinding", List: &rbacv1.RoleBindingList{}, Opts: []client.ListOption{client.InNamespace(ns)}},
+		{Kind: "Namespace", List: &corev1.NamespaceList{}, Opts: []client.ListOption{client.MatchingFields{"metadata.name": ns}}},
+	})
 	g.Expect(err).NotTo(gomega.HaveOccurred())
-	events := make(chan observed, 256)
-	w, err := wc.Watch(ctx, &rbacv1.RoleBindingList{}, client.InNamespace(ns))
-	g.Expect(err).NotTo(gomega.HaveOccurred())
-	go forward(ctx, "RoleBinding", w, events)
-	nsWatch, err := wc.Watch(ctx, &corev1.NamespaceList{}, client.MatchingFields{"metadata.name": ns})
-	g.Expect(err).NotTo(gomega.HaveOccurred())
-	orphanedAt := make(chan int64, 1)
-	go func() {
-		for e := range nsWatch.ResultChan() {
-			if n, ok := e.Object.(*corev1.Namespace); ok && n.Labels[platformv1alpha1.OrphanedLabel] == "true" {
-				rv, _ := strconv.ParseInt(n.ResourceVersion, 10, 64)
-				orphanedAt <- rv
-				return
-			}
-		}
-	}()
 
 	updateTenant(g, env, tn.Name, func(tn *platformv1alpha1.Tenant) { tn.Spec.Namespaces = tn.Spec.Namespaces[:1] })
-	var at int64
-	g.Eventually(orphanedAt, 30*time.Second).Should(gomega.Receive(&at))
+	g.Eventually(func() map[string]string { n, _ := namespace(env, ns)(); return n.Labels }, 30*time.Second).
+		Should(gomega.HaveKeyWithValue(platformv1alpha1.OrphanedLabel, "true"))
 	time.Sleep(200 * time.Millisecond)
-	cancel()
+	events, err := timeline.Stop()
+	g.Expect(err).NotTo(gomega.HaveOccurred())
 	present := map[string]bool{}
-	var timeline []observed
-	for done := false; !done; {
-		select {
-		case e := <-events:
-			timeline = append(timeline, e)
-		default:
-			done = true
+	orphaned := false
+	for _, e := range events {
+		switch {
+		case e.Kind == "RoleBinding":
+			present[e.Name] = !e.Deleted
+		case e.Name == ns && e.Object.GetLabels()[platformv1alpha1.OrphanedLabel] == "true":
+			orphaned = true
 		}
-	}
-	sort.Slice(timeline, func(i, j int) bool { return timeline[i].rv < timeline[j].rv })
-	for _, e := range timeline {
-		if e.rv > at {
+		if orphaned {
 			break
 		}
-		present[e.name] = !e.deleted
 	}
+	g.Expect(orphaned).To(gomega.BeTrue(), "the watch never saw the namespace labelled orphaned")
 	var left []string
 	for name, there := range present {
 		if there {

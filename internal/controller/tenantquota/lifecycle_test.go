@@ -2,8 +2,6 @@ package tenantquota_test
 
 import (
 	"context"
-	"sort"
-	"strconv"
 	"testing"
 	"time"
 
@@ -12,22 +10,13 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
-	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
 	"github.com/tenantai/tenantai/internal/naming"
+	"github.com/tenantai/tenantai/internal/testenv"
 	. "github.com/tenantai/tenantai/internal/testutil"
 )
-
-// event is one watch event in a timeline ordered by resourceVersion.
-type event struct {
-	rv      int64
-	kind    string
-	ns      string
-	name    string
-	deleted bool
-}
 
 // TestDeletingTheQuotaRevokesAccessFirst: under quotaPolicy Required, the
 // creation order (quota, then RoleBindings) is reversed on deletion: on
@@ -35,58 +24,34 @@ type event struct {
 // is gone before any of its ResourceQuotas (data-safety 5).
 func TestDeletingTheQuotaRevokesAccessFirst(t *testing.T) {
 	env, g := setup(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	create(t, env, MakeTenant("revoke").Namespaces("prod", "dev").Owner(platformv1alpha1.SubjectUser, "rita").Obj())
 	create(t, env, MakeTenantQuota("revoke").Hard(corev1.ResourcePods, "4").Obj())
 	tenantReady(t, g, env, "revoke")
 
-	wc, err := client.NewWithWatch(env.AdminConfig, client.Options{Scheme: env.Admin.Scheme()})
+	timeline, err := env.WatchTimeline(testenv.WatchKinds(map[string]client.ObjectList{
+		"RoleBinding": &rbacv1.RoleBindingList{}, "ResourceQuota": &corev1.ResourceQuotaList{},
+	}, client.MatchingLabels{platformv1alpha1.TenantLabel: "revoke"}))
 	g.Expect(err).NotTo(gomega.HaveOccurred())
-	events := make(chan event, 256)
-	for kind, list := range map[string]client.ObjectList{"RoleBinding": &rbacv1.RoleBindingList{}, "ResourceQuota": &corev1.ResourceQuotaList{}} {
-		w, err := wc.Watch(ctx, list, client.MatchingLabels{platformv1alpha1.TenantLabel: "revoke"})
-		g.Expect(err).NotTo(gomega.HaveOccurred())
-		go func(kind string, w watch.Interface) {
-			for e := range w.ResultChan() {
-				o, ok := e.Object.(client.Object)
-				if !ok {
-					continue
-				}
-				rv, _ := strconv.ParseInt(o.GetResourceVersion(), 10, 64)
-				events <- event{rv: rv, kind: kind, ns: o.GetNamespace(), name: o.GetName(), deleted: e.Type == watch.Deleted}
-			}
-		}(kind, w)
-	}
 	tq, err := getQuota(env, "revoke")
 	g.Expect(err).NotTo(gomega.HaveOccurred())
 	g.Expect(env.Admin.Delete(context.Background(), tq)).To(gomega.Succeed())
 	g.Eventually(func() bool { _, err := getQuota(env, "revoke"); return apierrors.IsNotFound(err) }).Should(gomega.BeTrue())
 	time.Sleep(300 * time.Millisecond)
-	cancel()
+	events, err := timeline.Stop()
+	g.Expect(err).NotTo(gomega.HaveOccurred())
 
-	var timeline []event
-	for done := false; !done; {
-		select {
-		case e := <-events:
-			timeline = append(timeline, e)
-		default:
-			done = true
-		}
-	}
-	sort.Slice(timeline, func(i, j int) bool { return timeline[i].rv < timeline[j].rv })
 	bindings := map[string]bool{}
 	quotaGone := 0
-	for _, e := range timeline {
+	for _, e := range events {
 		switch {
-		case e.kind == "RoleBinding" && e.deleted:
-			delete(bindings, e.ns+"/"+e.name)
-		case e.kind == "RoleBinding":
-			bindings[e.ns+"/"+e.name] = true
-		case e.deleted:
+		case e.Kind == "RoleBinding" && e.Deleted:
+			delete(bindings, e.Namespace+"/"+e.Name)
+		case e.Kind == "RoleBinding":
+			bindings[e.Namespace+"/"+e.Name] = true
+		case e.Deleted:
 			quotaGone++
 			if len(bindings) > 0 {
-				t.Fatalf("ResourceQuota in %s deleted (revision %d) while tenant RoleBindings still existed: %v", e.ns, e.rv, bindings)
+				t.Fatalf("ResourceQuota in %s deleted (revision %d) while tenant RoleBindings still existed: %v", e.Namespace, e.Revision, bindings)
 			}
 		}
 	}
