@@ -40,6 +40,7 @@ type options struct {
 // repetition is one fresh API server with B0, B1, B2, B4 and B5 on it.
 type repetition struct {
 	Baseline    map[int]time.Duration // by concurrency
+	BaselineCPU map[int]controlPlaneCPU
 	Provision   provisionResult
 	Steady      steadyResult
 	Drift       []time.Duration
@@ -65,6 +66,12 @@ func (r repetition) bestBaseline() (time.Duration, int) {
 		}
 	}
 	return best, conc
+}
+
+// bestBaselineCPU is the control plane's CPU during the fastest baseline.
+func (r repetition) bestBaselineCPU() controlPlaneCPU {
+	_, conc := r.bestBaseline()
+	return r.BaselineCPU[conc]
 }
 
 func logf(format string, args ...any) {
@@ -148,7 +155,7 @@ func fail(err error) {
 }
 
 func runRepetition(ctx context.Context, o options, r int) (repetition, error) {
-	rep := repetition{Baseline: map[int]time.Duration{}}
+	rep := repetition{Baseline: map[int]time.Duration{}, BaselineCPU: map[int]controlPlaneCPU{}}
 	rng := rand.New(rand.NewPCG(o.seed, uint64(r)))
 	logf("repetition %d: starting a fresh API server", r)
 	c, err := startCluster(o.keepLogs)
@@ -165,12 +172,13 @@ func runRepetition(ctx context.Context, o options, r int) (repetition, error) {
 	// a fuller etcd, which flatters nobody.
 	for i := len(o.concurrency) - 1; i >= 0; i-- {
 		n := o.concurrency[i]
-		d, err := baseline(ctx, c, tpl, o.tenants, n, fmt.Sprintf("b0c%d", n))
+		d, cpu, err := baseline(ctx, c, tpl, o.tenants, n, fmt.Sprintf("b0c%d", n))
 		if err != nil {
 			return rep, fmt.Errorf("B0: %w", err)
 		}
-		rep.Baseline[n] = d
-		logf("B0: %d tenants' objects (%d each) with %d in flight: %s", o.tenants, len(tpl.objects), n, d.Round(time.Millisecond))
+		rep.Baseline[n], rep.BaselineCPU[n] = d, cpu
+		logf("B0: %d tenants' objects (%d each) with %d in flight: %s (API server %s CPU, etcd %s)", o.tenants, len(tpl.objects), n, d.Round(time.Millisecond),
+			cpu.APIServer.Round(10*time.Millisecond), cpu.Etcd.Round(10*time.Millisecond))
 	}
 	op, err := startOperator(c, o.launcher())
 	if err != nil {
@@ -181,9 +189,10 @@ func runRepetition(ctx context.Context, o options, r int) (repetition, error) {
 		return rep, fmt.Errorf("B1: %w", err)
 	}
 	best, _ := rep.bestBaseline()
-	logf("B1: %d tenants Ready in %s (Tenants %s, TenantQuotas %s; B0 best %s, ratio %.2f); %d writes, %d conflicts",
+	logf("B1: %d tenants Ready in %s (Tenants %s, TenantQuotas %s; B0 best %s, ratio %.2f); %d writes, %d conflicts; API server %s CPU, etcd %s",
 		o.tenants, rep.Provision.Duration.Round(time.Millisecond), rep.Provision.TenantsReady.Round(time.Millisecond), rep.Provision.QuotasReady.Round(time.Millisecond), best.Round(time.Millisecond),
-		rep.Provision.Duration.Seconds()/best.Seconds(), rep.Provision.Writes.Total, rep.Provision.Writes.Conflicts)
+		rep.Provision.Duration.Seconds()/best.Seconds(), rep.Provision.Writes.Total, rep.Provision.Writes.Conflicts,
+		rep.Provision.CPU.APIServer.Round(10*time.Millisecond), rep.Provision.CPU.Etcd.Round(10*time.Millisecond))
 	if op, rep.Steady, err = steadyState(ctx, c, op, o.launcher(), o.tenants+1, o.idle); err != nil {
 		return rep, fmt.Errorf("B2: %w", err)
 	}

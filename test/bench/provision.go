@@ -83,7 +83,7 @@ func operatorClient(c *cluster) (client.Client, error) {
 // with the operator's identity and `workers` requests in flight, one tenant
 // per worker at a time (namespaces first), and returns the time until a
 // watch has seen every one of them.
-func baseline(ctx context.Context, c *cluster, tpl *templates, n, workers int, run string) (time.Duration, error) {
+func baseline(ctx context.Context, c *cluster, tpl *templates, n, workers int, run string) (time.Duration, controlPlaneCPU, error) {
 	runLabels := map[string]string{
 		"bench.tenantai.io/run": run,
 		// Not the operator's value, so that its label-filtered caches never
@@ -95,7 +95,7 @@ func baseline(ctx context.Context, c *cluster, tpl *templates, n, workers int, r
 	for i := range objects {
 		objs, err := tpl.instantiate(fmt.Sprintf("%s-%04d", run, i), runLabels)
 		if err != nil {
-			return 0, err
+			return 0, controlPlaneCPU{}, err
 		}
 		for _, o := range objs {
 			objects[i] = append(objects[i], o)
@@ -104,7 +104,7 @@ func baseline(ctx context.Context, c *cluster, tpl *templates, n, workers int, r
 	}
 	w, err := newWatcher(c.AdminConfig, cache.Options{DefaultLabelSelector: labels.SelectorFromSet(labels.Set{"bench.tenantai.io/run": run})})
 	if err != nil {
-		return 0, err
+		return 0, controlPlaneCPU{}, err
 	}
 	defer w.stop()
 	var mu sync.Mutex
@@ -129,12 +129,16 @@ func baseline(ctx context.Context, c *cluster, tpl *templates, n, workers int, r
 	for _, kind := range []client.Object{&corev1.Namespace{}, &corev1.LimitRange{}, &networkingv1.NetworkPolicy{},
 		&corev1.Secret{}, &corev1.ConfigMap{}, &corev1.ResourceQuota{}, &rbacv1.RoleBinding{}} {
 		if err := w.onEvent(ctx, kind, count); err != nil {
-			return 0, err
+			return 0, controlPlaneCPU{}, err
 		}
 	}
 	cl, err := operatorClient(c)
 	if err != nil {
-		return 0, err
+		return 0, controlPlaneCPU{}, err
+	}
+	meter, err := c.processes.start()
+	if err != nil {
+		return 0, controlPlaneCPU{}, err
 	}
 	start := time.Now()
 	err = parallel(n, workers, func(i int) error {
@@ -146,13 +150,14 @@ func baseline(ctx context.Context, c *cluster, tpl *templates, n, workers int, r
 		return nil
 	})
 	if err != nil {
-		return 0, err
+		return 0, controlPlaneCPU{}, err
 	}
 	select {
 	case end := <-allSeen:
-		return end.Sub(start), nil
+		cpu, err := meter.stop()
+		return end.Sub(start), cpu, err
 	case <-time.After(5 * time.Minute):
-		return 0, fmt.Errorf("the watch saw %d of %d baseline objects", len(seen), total)
+		return 0, controlPlaneCPU{}, fmt.Errorf("the watch saw %d of %d baseline objects", len(seen), total)
 	}
 }
 
@@ -165,7 +170,12 @@ type provisionResult struct {
 	TenantReconciles   float64
 	QuotaReconciles    float64
 	ClientWrites       float64
-	ClientWritesBefore float64
+	// ClientReads are the operator's GET requests (a list or a single
+	// object; watches are not counted).
+	ClientReads float64
+	// CPU is what kube-apiserver and etcd used from the first create until
+	// everything was Ready.
+	CPU controlPlaneCPU
 }
 
 // provision (B1) creates n Tenants with a TenantQuota each at once (16
@@ -192,7 +202,14 @@ func provision(ctx context.Context, c *cluster, op *operator, n int, prefix stri
 	if err != nil {
 		return res, err
 	}
-	mark := c.audit.mark()
+	mark, err := c.audit.mark()
+	if err != nil {
+		return res, err
+	}
+	meter, err := c.processes.start()
+	if err != nil {
+		return res, err
+	}
 	start := time.Now()
 	if err := createTenants(ctx, c.Admin, prefix, 0, n); err != nil {
 		return res, err
@@ -209,11 +226,14 @@ func provision(ctx context.Context, c *cluster, op *operator, n int, prefix stri
 		}
 	}
 	res.Duration = max(res.TenantsReady, res.QuotasReady)
+	if res.CPU, err = meter.stop(); err != nil {
+		return res, err
+	}
 	after, err := op.waitIdle(ctx, nil)
 	if err != nil {
 		return res, err
 	}
-	if res.Writes, err = c.audit.since(mark); err != nil {
+	if res.Writes, err = c.audit.since(ctx, mark); err != nil {
 		return res, err
 	}
 	reconciles := func(m map[string]float64, ctrl string) float64 {
@@ -222,5 +242,6 @@ func provision(ctx context.Context, c *cluster, op *operator, n int, prefix stri
 	res.TenantReconciles = (reconciles(after, "tenant") - reconciles(before, "tenant")) / float64(n)
 	res.QuotaReconciles = (reconciles(after, "tenantquota") - reconciles(before, "tenantquota")) / float64(n)
 	res.ClientWrites = mutatingRequests(after) - mutatingRequests(before)
+	res.ClientReads = sum(after, "rest_client_requests_total", `method="GET"`) - sum(before, "rest_client_requests_total", `method="GET"`)
 	return res, nil
 }

@@ -77,6 +77,7 @@ func (r report) rows() []row {
 	b2 := r.per(func(rep repetition) float64 { return float64(rep.Steady.Writes.Total) })
 	b2client := r.per(func(rep repetition) float64 { return rep.Steady.ClientWrites })
 	conflicts := r.per(func(rep repetition) float64 { return float64(rep.Provision.Writes.Conflicts) })
+	perTenant := func(c controlPlaneCPU) float64 { return float64(c.total().Milliseconds()) / n }
 	p99drift := r.per(func(rep repetition) float64 { return percentile(rep.Drift, 99).Seconds() * 1000 })
 	rows := []row{}
 	for _, c := range r.opts.concurrency {
@@ -87,7 +88,13 @@ func (r report) rows() []row {
 		row{"B0", "baseline: best of the concurrencies (s)", r.per(best).format("%.1f"), "", ""},
 		row{"B1", fmt.Sprintf("%d tenants to Ready (s)", r.opts.tenants), r.per(func(rep repetition) float64 { return rep.Provision.Duration.Seconds() }).format("%.1f"), "", ""},
 		row{"B1", "B1 / B0", ratio.format("%.2f"), "≤ 1.25", verdict(ratio.med <= 1.25)},
+		row{"B0", "API server + etcd CPU per tenant, best concurrency (ms)", r.per(func(rep repetition) float64 { return perTenant(rep.bestBaselineCPU()) }).format("%.1f"), "", ""},
+		row{"B1", "API server + etcd CPU per tenant (ms)", r.per(func(rep repetition) float64 { return perTenant(rep.Provision.CPU) }).format("%.1f"), "", ""},
+		row{"B1", "B1 / B0 API server + etcd CPU", r.per(func(rep repetition) float64 {
+			return rep.Provision.CPU.total().Seconds() / rep.bestBaselineCPU().total().Seconds()
+		}).format("%.2f"), "", ""},
 		row{"B1", fmt.Sprintf("writes per tenant (ideal %d)", r.reps[0].IdealWrites), r.per(func(rep repetition) float64 { return float64(rep.Provision.Writes.Total) / n }).format("%.2f"), "", ""},
+		row{"B1", "reads per tenant (operator's client)", r.per(func(rep repetition) float64 { return rep.Provision.ClientReads / n }).format("%.2f"), "", ""},
 		row{"B1", "conflicts (409)", conflicts.format("%.0f"), "0", verdict(conflicts.max == 0)},
 		row{"B1", "reconciles per tenant: Tenant", r.per(func(rep repetition) float64 { return rep.Provision.TenantReconciles }).format("%.2f"), "", ""},
 		row{"B1", "reconciles per tenant: TenantQuota", r.per(func(rep repetition) float64 { return rep.Provision.QuotaReconciles }).format("%.2f"), "", ""},
@@ -196,8 +203,10 @@ func (r report) write(path string) error {
 	p("\n## Raw figures per repetition\n\n")
 	for i, rep := range r.reps {
 		best, conc := rep.bestBaseline()
-		p("- run %d: B0 best %s at %d in flight; B1 %s, %d writes (%s), %d conflicts, %d failed; B2 %d writes (%s), reconciles %v; B4 p50 %s p99 %s max %s; B5 written p50 %s p99 %s, enforced p50 %s p99 %s\n",
-			i+1, best.Round(time.Millisecond), conc, rep.Provision.Duration.Round(time.Millisecond), rep.Provision.Writes.Total,
+		p("- run %d: B0 best %s at %d in flight (API server %s CPU, etcd %s); B1 %s (API server %s CPU, etcd %s), %d writes (%s), %d conflicts, %d failed; B2 %d writes (%s), reconciles %v; B4 p50 %s p99 %s max %s; B5 written p50 %s p99 %s, enforced p50 %s p99 %s\n",
+			i+1, best.Round(time.Millisecond), conc, rep.BaselineCPU[conc].APIServer.Round(10*time.Millisecond), rep.BaselineCPU[conc].Etcd.Round(10*time.Millisecond),
+			rep.Provision.Duration.Round(time.Millisecond), rep.Provision.CPU.APIServer.Round(10*time.Millisecond), rep.Provision.CPU.Etcd.Round(10*time.Millisecond),
+			rep.Provision.Writes.Total,
 			rep.Provision.Writes, rep.Provision.Writes.Conflicts, rep.Provision.Writes.Failed, rep.Steady.Writes.Total, rep.Steady.Writes,
 			rep.Steady.Reconciles, percentile(rep.Drift, 50).Round(time.Millisecond), percentile(rep.Drift, 99).Round(time.Millisecond),
 			percentile(rep.Drift, 100).Round(time.Millisecond),

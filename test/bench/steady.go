@@ -20,8 +20,11 @@ type steadyResult struct {
 func steadyState(ctx context.Context, c *cluster, op *operator, bin launcher, tenants int, idle time.Duration) (*operator, steadyResult, error) {
 	res := steadyResult{Reconciles: map[string]float64{}}
 	op.stop()
-	mark := c.audit.mark()
-	op, err := startOperator(c, bin)
+	mark, err := c.audit.mark()
+	if err != nil {
+		return op, res, err
+	}
+	op, err = startOperator(c, bin)
 	if err != nil {
 		return nil, res, err
 	}
@@ -39,6 +42,6 @@ func steadyState(ctx context.Context, c *cluster, op *operator, bin launcher, te
 		res.Reconciles[ctrl] = sum(m, "controller_runtime_reconcile_total", `controller="`+ctrl+`"`)
 	}
 	res.ClientWrites = mutatingRequests(m)
-	res.Writes, err = c.audit.since(mark)
+	res.Writes, err = c.audit.since(ctx, mark)
 	return op, res, err
 }
