@@ -163,13 +163,13 @@ func baseline(ctx context.Context, c *cluster, tpl *templates, n, workers int, r
 
 // provisionResult is B1.
 type provisionResult struct {
-	Duration           time.Duration
-	TenantsReady       time.Duration
-	QuotasReady        time.Duration
-	Writes             writes
-	TenantReconciles   float64
-	QuotaReconciles    float64
-	ClientWrites       float64
+	Duration         time.Duration
+	TenantsReady     time.Duration
+	QuotasReady      time.Duration
+	Writes           writes
+	TenantReconciles float64
+	QuotaReconciles  float64
+	ClientWrites     float64
 	// ClientReads are the operator's GET requests (a list or a single
 	// object; watches are not counted).
 	ClientReads float64
