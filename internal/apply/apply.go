@@ -33,6 +33,19 @@
 // roleRef; Secret type and data; ConfigMap data; a ServiceAccount's
 // automountServiceAccountToken; the spec of workloads). managedFields are not
 // read and may be stripped.
+//
+// # Observed kinds
+//
+// Guardrails need not be cached at all. With Applier.Observed set, a kind
+// the Observer observes is compared by Fingerprint: a hash of its owned
+// labels and annotations and of the payload Matches compares, computed by
+// the observer from every watch event's live object and by Ensure from the
+// desired one. Equal fingerprints mean the live object holds exactly what
+// the operator wants, so the same two halves are checked (the applied hash
+// is an owned annotation) without keeping the object. Because owned keys
+// are compared exactly, a guardrail carries only owned keys and no owner
+// references (checkOwnedKeys), and an owned key the operator did not set is
+// removed like any other drift.
 package apply
 
 import (
@@ -75,13 +88,32 @@ func (r Result) String() string {
 // Applier applies desired objects through a (cached) client.
 type Applier struct {
 	Client client.Client
+	// Observed, when set, answers for the kinds it observes (guardrails)
+	// with fingerprints of the live objects instead of cached objects.
+	Observed Observer
+}
+
+// Observer knows the fingerprint of every live object of the kinds it
+// observes, in place of a cache of those objects (internal/observed).
+type Observer interface {
+	// Observes reports whether obj's kind is observed.
+	Observes(obj client.Object) bool
+	// Fingerprint returns the fingerprint of the live object of obj's kind,
+	// namespace and name; false when there is none.
+	Fingerprint(obj client.Object) (Fingerprint, bool)
 }
 
 // Ensure makes the cluster hold desired (see the package comment). It returns
 // the object as it is now: the cached one when nothing was sent, else the
 // API server's answer, so that a caller reading status (a Deployment's
 // observedGeneration) sees its own write.
+//
+// For an observed kind the object returned when nothing was sent is desired
+// as stamped: it equals the live object in everything the operator owns.
 func (a Applier) Ensure(ctx context.Context, desired client.Object) (client.Object, Result, error) {
+	if a.Observed != nil && a.Observed.Observes(desired) {
+		return a.ensureObserved(ctx, desired)
+	}
 	current, err := a.newObject(desired)
 	if err != nil {
 		return nil, Unchanged, err
@@ -118,7 +150,74 @@ func (a Applier) EnsureAgainst(ctx context.Context, desired, current client.Obje
 	if result == Updated && comparedExactly(stamped) && !Matches(live, stamped) {
 		// Another manager owns a field the operator does not set (apply leaves
 		// it alone): replace the object.
-		if live, err = a.replace(ctx, live, stamped); err != nil {
+		if live, err = a.replace(ctx, live, stamped, false); err != nil {
+			return nil, Unchanged, err
+		}
+	}
+	return live, result, nil
+}
+
+// Holds reports whether the live object already holds desired, that is
+// whether Ensure would leave it alone, without writing anything.
+func (a Applier) Holds(ctx context.Context, desired client.Object) (bool, error) {
+	stamped, err := a.Stamp(desired)
+	if err != nil {
+		return false, err
+	}
+	if a.Observed != nil && a.Observed.Observes(desired) {
+		want, err := FingerprintOf(stamped)
+		if err != nil {
+			return false, err
+		}
+		have, exists := a.Observed.Fingerprint(stamped)
+		return exists && have == want, nil
+	}
+	current, err := a.newObject(desired)
+	if err != nil {
+		return false, err
+	}
+	switch err := a.Client.Get(ctx, client.ObjectKeyFromObject(desired), current); {
+	case apierrors.IsNotFound(err):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("reading %s: %w", describe(desired), err)
+	}
+	return Matches(current, stamped), nil
+}
+
+// ensureObserved is Ensure for an observed kind: the live object's
+// fingerprint stands for the cached object.
+func (a Applier) ensureObserved(ctx context.Context, desired client.Object) (client.Object, Result, error) {
+	if err := checkOwnedKeys(desired); err != nil {
+		return nil, Unchanged, err
+	}
+	stamped, err := a.Stamp(desired)
+	if err != nil {
+		return nil, Unchanged, err
+	}
+	want, err := FingerprintOf(stamped)
+	if err != nil {
+		return nil, Unchanged, err
+	}
+	have, exists := a.Observed.Fingerprint(stamped)
+	if exists && have == want {
+		return stamped, Unchanged, nil
+	}
+	result := Created
+	if exists {
+		result = Updated
+	}
+	live, err := a.apply(ctx, stamped)
+	if err != nil {
+		return nil, Unchanged, err
+	}
+	// Also after a create: the name may have been held by an object the
+	// observer does not see (without the managed-by label), whose other
+	// fields the apply left alone.
+	if got, err := FingerprintOf(live); err != nil {
+		return nil, Unchanged, err
+	} else if got != want {
+		if live, err = a.replace(ctx, live, stamped, true); err != nil {
 			return nil, Unchanged, err
 		}
 	}
@@ -179,22 +278,17 @@ func (a Applier) apply(ctx context.Context, desired client.Object) (client.Objec
 // replace writes desired over live with an Update: desired's payload, labels
 // and annotations merged into live's metadata, at live's resourceVersion (a
 // concurrent change makes it conflict and the reconcile retry).
-func (a Applier) replace(ctx context.Context, live, desired client.Object) (client.Object, error) {
+//
+// With ownedExactly (observed guardrails, whose fingerprint covers every
+// owned key) an owned key desired does not set is dropped from live's
+// metadata; otherwise live keeps it (a Namespace carries owned keys other
+// writers set, such as the orphan marks of a release).
+func (a Applier) replace(ctx context.Context, live, desired client.Object, ownedExactly bool) (client.Object, error) {
 	next := desired.DeepCopyObject().(client.Object)
 	next.SetResourceVersion(live.GetResourceVersion())
 	next.SetUID(live.GetUID())
-	labels := maps.Clone(live.GetLabels())
-	if labels == nil {
-		labels = map[string]string{}
-	}
-	maps.Copy(labels, desired.GetLabels())
-	next.SetLabels(labels)
-	annotations := maps.Clone(live.GetAnnotations())
-	if annotations == nil {
-		annotations = map[string]string{}
-	}
-	maps.Copy(annotations, desired.GetAnnotations())
-	next.SetAnnotations(annotations)
+	next.SetLabels(mergeKeys(live.GetLabels(), desired.GetLabels(), ownedExactly))
+	next.SetAnnotations(mergeKeys(live.GetAnnotations(), desired.GetAnnotations(), ownedExactly))
 	if len(desired.GetOwnerReferences()) == 0 {
 		next.SetOwnerReferences(live.GetOwnerReferences())
 	}
@@ -202,6 +296,23 @@ func (a Applier) replace(ctx context.Context, live, desired client.Object) (clie
 		return nil, fmt.Errorf("replacing %s: %w", describe(desired), err)
 	}
 	return next, nil
+}
+
+// mergeKeys is live's labels (or annotations) with desired's set over them;
+// with ownedExactly, less the owned keys desired does not set.
+func mergeKeys(live, desired map[string]string, ownedExactly bool) map[string]string {
+	out := maps.Clone(live)
+	if out == nil {
+		out = map[string]string{}
+	}
+	if ownedExactly {
+		maps.DeleteFunc(out, func(k, _ string) bool {
+			_, wanted := desired[k]
+			return OwnedKey(k) && !wanted
+		})
+	}
+	maps.Copy(out, desired)
+	return out
 }
 
 func (a Applier) newObject(desired client.Object) (client.Object, error) {

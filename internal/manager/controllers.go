@@ -7,6 +7,7 @@ import (
 	"github.com/tenantai/tenantai/internal/controller/modeldeployment"
 	"github.com/tenantai/tenantai/internal/controller/tenant"
 	"github.com/tenantai/tenantai/internal/controller/tenantquota"
+	"github.com/tenantai/tenantai/internal/observed"
 )
 
 // shared are what the manager builds once for the controllers beside its
@@ -14,6 +15,8 @@ import (
 type shared struct {
 	// tokens caches the Secrets of type kubernetes.io/service-account-token.
 	tokens cache.Cache
+	// guardrails observes the guardrail kinds by fingerprint.
+	guardrails *observed.Store
 }
 
 // controllers lists the setup function of each tenantai controller. Tests and
@@ -26,12 +29,13 @@ var controllers = []func(ctrl.Manager, Config, shared) error{
 			AcceleratorPrefixes:     c.AcceleratorPrefixes,
 			GuardrailsWarn:          c.Guardrails == GuardrailsWarn,
 			Tokens:                  sh.tokens,
+			Guardrails:              sh.guardrails,
 		})
 	},
 	func(mgr ctrl.Manager, c Config, _ shared) error {
 		return modeldeployment.Setup(mgr, c.MaxConcurrentReconciles, c.CostTeamLabel, c.AcceleratorPrefixes)
 	},
-	func(mgr ctrl.Manager, c Config, _ shared) error {
-		return tenantquota.Setup(mgr, c.MaxConcurrentReconciles)
+	func(mgr ctrl.Manager, c Config, sh shared) error {
+		return tenantquota.Setup(mgr, c.MaxConcurrentReconciles, sh.guardrails)
 	},
 }

@@ -11,9 +11,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -29,6 +27,7 @@ import (
 
 	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
 	tenantaimetrics "github.com/tenantai/tenantai/internal/metrics"
+	"github.com/tenantai/tenantai/internal/observed"
 )
 
 // NewScheme returns a scheme with the Kubernetes kinds and tenantai's kinds.
@@ -125,22 +124,26 @@ func ManagedSelector() labels.Selector {
 
 // CacheOptions restricts every cache of a kind the operator writes to the
 // objects carrying the managed-by label, and drops managedFields, which the
-// operator never reads, to keep the heap small.
+// operator never reads, to keep the heap small. The guardrails are not
+// cached at all but observed by fingerprint (internal/observed), except the
+// canonical data keys in the operator's namespace.
+//
+// A read of a kind no controller watches fails instead of quietly starting
+// an informer for it: such an informer would cache every object of the kind
+// in the cluster, unfiltered.
 func CacheOptions(syncPeriod time.Duration) cache.Options {
 	managed := cache.ByObject{Label: ManagedSelector()}
 	return cache.Options{
-		SyncPeriod:       &syncPeriod,
-		DefaultTransform: cache.TransformStripManagedFields(),
+		SyncPeriod:                  &syncPeriod,
+		DefaultTransform:            cache.TransformStripManagedFields(),
+		ReaderFailOnMissingInformer: true,
 		ByObject: map[client.Object]cache.ByObject{
-			&corev1.Namespace{}:                      managed,
-			&corev1.Secret{}:                         managed,
-			&corev1.ConfigMap{}:                      managed,
-			&corev1.LimitRange{}:                     managed,
+			&corev1.Namespace{}: managed,
+			&corev1.Secret{}: {Label: ManagedSelector(),
+				Namespaces: map[string]cache.Config{platformv1alpha1.OperatorNamespace: {}}},
 			&corev1.ResourceQuota{}:                  managed,
 			&corev1.Service{}:                        managed,
 			&corev1.ServiceAccount{}:                 managed,
-			&networkingv1.NetworkPolicy{}:            managed,
-			&rbacv1.RoleBinding{}:                    managed,
 			&appsv1.Deployment{}:                     managed,
 			&autoscalingv2.HorizontalPodAutoscaler{}: managed,
 			&policyv1.PodDisruptionBudget{}:          managed,
@@ -206,7 +209,14 @@ func New(cfg *rest.Config, c Config) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := SetupControllers(mgr, c, shared{tokens: tokens}); err != nil {
+	guardrails, err := observed.New(mgr.GetConfig(), mgr.GetScheme(), observed.Guardrails()...)
+	if err != nil {
+		return nil, err
+	}
+	if err := mgr.Add(guardrails); err != nil {
+		return nil, err
+	}
+	if err := SetupControllers(mgr, c, shared{tokens: tokens, guardrails: guardrails}); err != nil {
 		return nil, err
 	}
 	if err := tenantaimetrics.AddToManager(mgr, ctrlmetrics.Registry); err != nil {

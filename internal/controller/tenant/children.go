@@ -6,7 +6,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
@@ -41,24 +42,20 @@ func (r *Reconciler) recordDrift(s *scope, kind, name, what string) {
 		"restored %s %s (%s) to its declared state", kind, name, what)
 }
 
-// deleteStale deletes the tenant's objects of one kind in a namespace whose
-// names are not in keep. It lists from the cache, by the tenant label.
-func (r *Reconciler) deleteStale(ctx context.Context, namespace, tenant string, list client.ObjectList, keep map[string]bool) error {
-	if err := r.Client.List(ctx, list, client.InNamespace(namespace),
-		client.MatchingLabels{platformv1alpha1.TenantLabel: tenant}); err != nil {
-		return err
-	}
-	items, err := meta.ExtractList(list)
+// deleteStaleNetworkPolicies deletes the tenant's NetworkPolicies in a
+// namespace whose names are not in keep.
+func (r *Reconciler) deleteStaleNetworkPolicies(ctx context.Context, namespace, tenant string, keep map[string]bool) error {
+	names, err := r.guardrailNames(ctx, &networkingv1.NetworkPolicy{}, &networkingv1.NetworkPolicyList{}, namespace, tenant)
 	if err != nil {
 		return err
 	}
-	for _, item := range items {
-		obj := item.(client.Object)
-		if keep[obj.GetName()] {
+	for _, name := range names {
+		if keep[name] {
 			continue
 		}
-		if err := r.Client.Delete(ctx, obj); client.IgnoreNotFound(err) != nil {
-			return fmt.Errorf("deleting %T %s/%s: %w", obj, namespace, obj.GetName(), err)
+		np := &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}}
+		if err := r.Client.Delete(ctx, np); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("deleting NetworkPolicy %s/%s: %w", namespace, name, err)
 		}
 	}
 	return nil

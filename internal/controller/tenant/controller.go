@@ -32,6 +32,7 @@ import (
 	"github.com/tenantai/tenantai/internal/events"
 	"github.com/tenantai/tenantai/internal/metrics"
 	"github.com/tenantai/tenantai/internal/naming"
+	"github.com/tenantai/tenantai/internal/observed"
 	"github.com/tenantai/tenantai/internal/predicates"
 )
 
@@ -65,7 +66,10 @@ type Reconciler struct {
 	APIReader client.Reader
 	// Tokens reads Secrets of type kubernetes.io/service-account-token (and
 	// only those) from a cache of their own; nil disables their removal.
-	Tokens   client.Reader
+	Tokens client.Reader
+	// Observed knows the guardrails by fingerprint (internal/observed); nil
+	// reads them from Client's cache instead (unit tests).
+	Observed *observed.Store
 	Recorder recorder.EventRecorder
 	Clock    clock.PassiveClock
 	// CostTeamLabel, when set, is a further label key set to the tenant's
@@ -102,7 +106,7 @@ type phase func(ctx context.Context, s *scope) error
 // SetupWithManager registers the controller and its watches: the Tenant
 // itself and, through the tenant label, every object it manages, so that
 // drift is repaired from watch events rather than resyncs.
-func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int, tokens cache.Cache) error {
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int, tokens cache.Cache, guardrails *observed.Store) error {
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
 	}
@@ -122,11 +126,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int, token
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{},
 			predicates.DeletionStarted{}))).
 		Watches(&corev1.Namespace{}, byTenant).
-		Watches(&corev1.LimitRange{}, byTenant).
+		// Canonical data keys, in the operator's namespace (the copies are
+		// observed with the other guardrails, below).
 		Watches(&corev1.Secret{}, byTenant).
-		Watches(&corev1.ConfigMap{}, byTenant).
-		Watches(&networkingv1.NetworkPolicy{}, byTenant).
-		Watches(&rbacv1.RoleBinding{}, byTenant).
 		// Only the presence of a ResourceQuota gates RBAC: its status, which
 		// changes with every pod, is not the Tenant's business.
 		Watches(&corev1.ResourceQuota{}, byTenant, builder.WithPredicates(predicates.LabelsChanged{})).
@@ -140,6 +142,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int, token
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&schedulingv1.PriorityClass{}, handler.EnqueueRequestsFromMapFunc(r.mapPriorityClassUsers)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: maxConcurrent})
+	r.Observed = guardrails
+	for _, kind := range []client.Object{&corev1.LimitRange{}, &corev1.Secret{}, &corev1.ConfigMap{}, &networkingv1.NetworkPolicy{}, &rbacv1.RoleBinding{}} {
+		b = b.WatchesRawSource(guardrails.Source(kind, byTenant))
+	}
 	if tokens != nil {
 		r.Tokens = tokens
 		b = b.WatchesRawSource(source.Kind(tokens, client.Object(&corev1.Secret{}),
@@ -248,4 +254,10 @@ func (r *Reconciler) event(s *scope, eventType, reason, action, format string, a
 	}
 }
 
-func (r *Reconciler) applier() apply.Applier { return apply.Applier{Client: r.Client} }
+func (r *Reconciler) applier() apply.Applier {
+	a := apply.Applier{Client: r.Client}
+	if r.Observed != nil {
+		a.Observed = r.Observed
+	}
+	return a
+}

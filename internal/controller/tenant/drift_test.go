@@ -9,6 +9,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
@@ -100,6 +101,36 @@ func TestDriftIsRepairedFromWatches(t *testing.T) {
 			},
 			restored: func(o client.Object) bool { return len(o.(*rbacv1.RoleBinding).Subjects) == 1 },
 		},
+		// Every tamper here leaves the applied hash alone (it is the
+		// operator's word about its last write); this one adds rather than
+		// narrows.
+		"limit range gains an item": {
+			obj: &corev1.LimitRange{},
+			tamper: func(o client.Object) error {
+				lr := o.(*corev1.LimitRange)
+				p := client.MergeFrom(lr.DeepCopy())
+				lr.Spec.Limits = append(lr.Spec.Limits, corev1.LimitRangeItem{Type: corev1.LimitTypePersistentVolumeClaim,
+					Max: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Ti")}})
+				return admin.Patch(ctx, lr, p)
+			},
+			restored: func(o client.Object) bool { return len(o.(*corev1.LimitRange).Spec.Limits) == 1 },
+		},
+		// A key in the operator's key space that the operator did not set
+		// (here one that would let the binding survive a release) is removed.
+		"role binding gains an owned label": {
+			obj: &rbacv1.RoleBinding{},
+			tamper: func(o client.Object) error {
+				p := client.MergeFrom(o.DeepCopyObject().(client.Object))
+				labels := o.GetLabels()
+				labels[platformv1alpha1.SurviveReleaseLabel] = "true"
+				o.SetLabels(labels)
+				return admin.Patch(ctx, o, p)
+			},
+			restored: func(o client.Object) bool {
+				_, planted := o.GetLabels()[platformv1alpha1.SurviveReleaseLabel]
+				return !planted
+			},
+		},
 	}
 	keys := map[string]client.ObjectKey{
 		"namespace Pod Security label removed":                      {Name: ns},
@@ -109,6 +140,8 @@ func TestDriftIsRepairedFromWatches(t *testing.T) {
 		"egress policy deleted":                                     {Namespace: ns, Name: naming.NetworkPolicyAllowEgress},
 		"key copy deleted":                                          {Namespace: ns, Name: naming.DataKeySecret},
 		"role binding gains a subject":                              {Namespace: ns, Name: "tenantai-tenant-admin"},
+		"limit range gains an item":                                 {Namespace: ns, Name: naming.LimitRange},
+		"role binding gains an owned label":                         {Namespace: ns, Name: "tenantai-tenant-admin"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -102,8 +102,8 @@ func setKeyStall(s *scope) {
 // Namespaces with a copy keep their access.
 func (r *Reconciler) holdNamespacesWithoutKey(ctx context.Context, s *scope) {
 	for _, ns := range s.grantable() {
-		copy := &corev1.Secret{}
-		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: naming.DataKeySecret}, copy); err != nil {
+		copy := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: naming.DataKeySecret}}
+		if exists, err := r.guardrailExists(ctx, copy); err != nil || !exists {
 			s.hold(ns)
 		}
 	}
@@ -234,8 +234,8 @@ func (r *Reconciler) heldCopies(ctx context.Context, s *scope) (map[string][]byt
 		if namespaceHolder(&namespaces[i], s.tenant) != "" {
 			continue
 		}
-		copy := &corev1.Secret{}
-		err := r.Client.Get(ctx, client.ObjectKey{Namespace: namespaces[i].Name, Name: naming.DataKeySecret}, copy)
+		copy := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespaces[i].Name, Name: naming.DataKeySecret}}
+		err := r.readGuardrail(ctx, copy)
 		if apierrors.IsNotFound(err) {
 			continue
 		}
@@ -260,8 +260,15 @@ func (r *Reconciler) absorbCopies(ctx context.Context, s *scope, canonical *core
 	merged := maps.Clone(canonical.Data)
 	var conflicts []string
 	for _, ns := range s.grantable() {
-		copy := &corev1.Secret{}
-		err := r.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: naming.DataKeySecret}, copy)
+		// A copy that holds exactly the canonical material has nothing to
+		// add: the common case, answered without reading it.
+		if same, err := r.applier().Holds(ctx, keyCopy(s.tenant.Name, ns, canonical)); err != nil {
+			return nil, err
+		} else if same {
+			continue
+		}
+		copy := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: naming.DataKeySecret}}
+		err := r.readGuardrail(ctx, copy)
 		if apierrors.IsNotFound(err) {
 			continue
 		}

@@ -186,5 +186,5 @@ func (r *Reconciler) reconcileNamespaceNetworkPolicies(ctx context.Context, s *s
 			return err
 		}
 	}
-	return r.deleteStale(ctx, ns, t.Name, &networkingv1.NetworkPolicyList{}, keep)
+	return r.deleteStaleNetworkPolicies(ctx, ns, t.Name, keep)
 }

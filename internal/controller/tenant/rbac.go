@@ -126,13 +126,31 @@ func (r *Reconciler) revokeInNamespace(ctx context.Context, s *scope, ns string)
 	for _, rb := range s.bindings[ns] {
 		desired[rb.Name] = rb
 	}
-	current := &rbacv1.RoleBindingList{}
-	if err := r.Client.List(ctx, current, client.InNamespace(ns),
-		client.MatchingLabels{platformv1alpha1.TenantLabel: s.tenant.Name}); err != nil {
+	names, err := r.guardrailNames(ctx, &rbacv1.RoleBinding{}, &rbacv1.RoleBindingList{}, ns, s.tenant.Name)
+	if err != nil {
 		return err
 	}
-	for i := range current.Items {
-		if err := r.narrow(ctx, s, &current.Items[i], desired[current.Items[i].Name]); err != nil {
+	for _, name := range names {
+		want := desired[name]
+		if want != nil {
+			// The common case, and no read: the binding grants exactly
+			// what is wanted.
+			holds, err := r.applier().Holds(ctx, want)
+			if err != nil {
+				return err
+			}
+			if holds {
+				continue
+			}
+		}
+		current := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+		if err := r.readGuardrail(ctx, current); err != nil {
+			if apierrors.IsNotFound(err) {
+				continue
+			}
+			return fmt.Errorf("reading RoleBinding %s/%s: %w", ns, name, err)
+		}
+		if err := r.narrow(ctx, s, current, want); err != nil {
 			return err
 		}
 	}

@@ -306,7 +306,7 @@ func (r *Reconciler) denyAllTraffic(ctx context.Context, s *scope, ns *corev1.Na
 	if err := r.ensure(ctx, s, deny); err != nil {
 		return err
 	}
-	return r.deleteStale(ctx, ns.Name, tenant, &networkingv1.NetworkPolicyList{}, map[string]bool{deny.Name: true})
+	return r.deleteStaleNetworkPolicies(ctx, ns.Name, tenant, map[string]bool{deny.Name: true})
 }
 
 // accessRevoked reports whether a namespace was released by this release's

@@ -3,6 +3,8 @@ package tenant
 import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+
+	"github.com/tenantai/tenantai/internal/observed"
 )
 
 // Options are what the manager configures in the Tenant controller.
@@ -18,6 +20,8 @@ type Options struct {
 	GuardrailsWarn bool
 	// Tokens is the cache of service-account-token Secrets (nil: none).
 	Tokens cache.Cache
+	// Guardrails observes the guardrail kinds (see internal/observed).
+	Guardrails *observed.Store
 }
 
 // Setup registers the Tenant controller with a manager.
@@ -30,5 +34,5 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		AcceleratorPrefixes: o.AcceleratorPrefixes,
 		GuardrailsWarn:      o.GuardrailsWarn,
 	}
-	return r.SetupWithManager(mgr, o.MaxConcurrentReconciles, o.Tokens)
+	return r.SetupWithManager(mgr, o.MaxConcurrentReconciles, o.Tokens, o.Guardrails)
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/tenantai/tenantai/internal/apply"
 	"github.com/tenantai/tenantai/internal/events"
 	"github.com/tenantai/tenantai/internal/metrics"
+	"github.com/tenantai/tenantai/internal/observed"
 	"github.com/tenantai/tenantai/internal/predicates"
 )
 
@@ -67,15 +68,16 @@ type Reconciler struct {
 }
 
 // Setup registers the TenantQuota controller with a manager.
-func Setup(mgr ctrl.Manager, maxConcurrent int) error {
+// guardrails observes the RoleBindings (see internal/observed).
+func Setup(mgr ctrl.Manager, maxConcurrent int, guardrails *observed.Store) error {
 	r := &Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("tenantai-tenantquota")}
-	return r.SetupWithManager(mgr, maxConcurrent)
+	return r.SetupWithManager(mgr, maxConcurrent, guardrails)
 }
 
 // SetupWithManager watches the TenantQuota, its Tenant, the tenant's
 // namespaces and ResourceQuotas (status included: use drives the split), and
 // ModelDeployments (demand).
-func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int) error {
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int, guardrails *observed.Store) error {
 	byTenant := handler.EnqueueRequestsFromMapFunc(mapByTenantLabel)
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("tenantquota").
@@ -87,7 +89,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int) error
 		Watches(&platformv1alpha1.ModelDeployment{}, handler.EnqueueRequestsFromMapFunc(r.mapModelDeployment)).
 		// A TenantQuota being deleted under quotaPolicy Required waits for
 		// the tenant's RoleBindings to go before its quotas do.
-		Watches(&rbacv1.RoleBinding{}, byTenant, builder.WithPredicates(predicates.DeletionOnly{})).
+		WatchesRawSource(guardrails.Source(&rbacv1.RoleBinding{}, byTenant, predicates.DeletionOnly{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: maxConcurrent}).
 		Complete(r)
 }

@@ -79,8 +79,12 @@ func (r *Reconciler) boundNamespaces(ctx context.Context, s *scope) ([]string, e
 	if err != nil {
 		return nil, err
 	}
+	// RoleBindings are observed by fingerprint, not cached (internal/
+	// observed): this read, only while a TenantQuota is being deleted, goes
+	// to the API server.
 	bindings := &rbacv1.RoleBindingList{}
-	if err := r.Client.List(ctx, bindings, client.MatchingLabels{platformv1alpha1.TenantLabel: tenant.Name}); err != nil {
+	if err := r.APIReader.List(ctx, bindings, client.MatchingLabels{
+		platformv1alpha1.TenantLabel: tenant.Name, platformv1alpha1.ManagedByLabel: platformv1alpha1.ManagedByValue}); err != nil {
 		return nil, err
 	}
 	seen := map[string]bool{}
