@@ -23,9 +23,12 @@
 //     containment for workloads, whose fields the API server defaults.
 //
 // Server-side apply never removes a field another manager added, so an
-// exactly compared object that still differs after the apply (say, a key
-// added to the policy ConfigMap by hand) is replaced with an Update carrying
-// the resourceVersion the apply returned.
+// object that still differs after the apply is overwritten at the
+// resourceVersion the apply returned: an exactly compared one (say, with a
+// key added to the policy ConfigMap by hand) is replaced with an Update; a
+// workload (say, with a sidecar container added by hand) gets its spec as a
+// JSON merge patch, which replaces lists whole and leaves map keys others
+// set (an HPA's replicas) alone.
 //
 // What the cache must keep for this: labels, annotations (the hash), owner
 // references and, per kind, the payload Matches compares (the spec of
@@ -59,6 +62,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
@@ -147,14 +151,74 @@ func (a Applier) EnsureAgainst(ctx context.Context, desired, current client.Obje
 	if err != nil {
 		return nil, Unchanged, err
 	}
-	if result == Updated && comparedExactly(stamped) && !Matches(live, stamped) {
-		// Another manager owns a field the operator does not set (apply leaves
-		// it alone): replace the object.
-		if live, err = a.replace(ctx, live, stamped, false); err != nil {
+	if result == Updated {
+		if live, err = a.overwriteLeftovers(ctx, live, stamped); err != nil {
 			return nil, Unchanged, err
 		}
 	}
 	return live, result, nil
+}
+
+// overwriteLeftovers deals with what an apply cannot remove: fields and
+// list elements that another manager owns (apply leaves them alone). An
+// object compared exactly is replaced; a workload gets its spec as a JSON
+// merge patch, which replaces lists whole (a container, volume or argument
+// someone added goes) and merges maps (what other controllers set outside
+// the operator's spec, such as an HPA's replicas, stays).
+func (a Applier) overwriteLeftovers(ctx context.Context, live, stamped client.Object) (client.Object, error) {
+	if Matches(live, stamped) {
+		return live, nil
+	}
+	if comparedExactly(stamped) {
+		return a.replace(ctx, live, stamped, false)
+	}
+	return a.overwriteSpec(ctx, live, stamped)
+}
+
+// overwriteSpec sends desired's spec as a JSON merge patch at live's
+// resourceVersion (a concurrent change makes it conflict and the reconcile
+// retry). Null values are left out: in a merge patch they delete.
+func (a Applier) overwriteSpec(ctx context.Context, live, desired client.Object) (client.Object, error) {
+	u, err := a.toUnstructured(desired)
+	if err != nil {
+		return nil, err
+	}
+	spec, ok := u.Object["spec"]
+	if !ok {
+		return live, nil
+	}
+	raw, err := json.Marshal(map[string]any{
+		"metadata": map[string]any{"resourceVersion": live.GetResourceVersion()},
+		"spec":     dropNulls(spec),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("overwriting %s: %w", describe(desired), err)
+	}
+	next := live.DeepCopyObject().(client.Object)
+	if err := a.Client.Patch(ctx, next, client.RawPatch(types.MergePatchType, raw), client.FieldOwner(platformv1alpha1.FieldManager)); err != nil {
+		return nil, fmt.Errorf("overwriting %s: %w", describe(desired), err)
+	}
+	return next, nil
+}
+
+func dropNulls(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			if e != nil {
+				out[k] = dropNulls(e)
+			}
+		}
+		return out
+	case []any:
+		out := make([]any, 0, len(t))
+		for _, e := range t {
+			out = append(out, dropNulls(e))
+		}
+		return out
+	}
+	return v
 }
 
 // Holds reports whether the live object already holds desired, that is

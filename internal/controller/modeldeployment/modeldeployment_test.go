@@ -597,3 +597,41 @@ func TestSecondReconcileWritesNothing(t *testing.T) {
 	g.Eventually(func() float64 { return reconcileCount(t) }).Should(gomega.BeNumerically(">", before), "no second reconcile ran")
 	g.Consistently(func() []string { return env.Writes.About("kappa-prod") }).Should(gomega.BeEmpty(), "a reconcile of an unchanged ModelDeployment wrote")
 }
+
+// TestPodTemplateDriftIsRepaired: every edit of a model Deployment's pod
+// template by anyone is seen and reverted: a changed image, a removed
+// argument, and a container added by another writer, which server-side
+// apply alone leaves in place (this case failed before overwriteSpec). A
+// break-glass admin does the edits (tenants cannot write Deployments).
+func TestPodTemplateDriftIsRepaired(t *testing.T) {
+	env, g := setup(t)
+	ctx := context.Background()
+	tenantNamespace(t, env, "lambda", "lambda-prod")
+	md := MakeModelDeployment("lambda-prod", "chat").Args("--max-model-len=8192").Obj()
+	create(t, env, md)
+	g.Eventually(observed(env, client.ObjectKeyFromObject(md))).Should(gomega.BeTrue())
+	original := deployment(env, "lambda-prod", "chat")
+	g.Expect(original).NotTo(gomega.BeNil())
+	admin, err := env.BreakGlass()
+	g.Expect(err).NotTo(gomega.HaveOccurred())
+
+	edits := map[string]func(*corev1.PodSpec){
+		"image changed": func(p *corev1.PodSpec) { p.Containers[0].Image = "registry.example/attacker:latest" },
+		"container added": func(p *corev1.PodSpec) {
+			p.Containers = append(p.Containers, corev1.Container{Name: "sidecar", Image: "registry.example/sidecar:1"})
+		},
+		"argument removed": func(p *corev1.PodSpec) { p.Containers[0].Args = p.Containers[0].Args[:len(p.Containers[0].Args)-1] },
+	}
+	for name, edit := range edits {
+		t.Run(name, func(t *testing.T) {
+			g := gomega.NewWithT(t)
+			live := deployment(env, "lambda-prod", "chat")
+			patch := client.MergeFrom(live.DeepCopy())
+			edit(&live.Spec.Template.Spec)
+			g.Expect(admin.Patch(ctx, live, patch)).To(gomega.Succeed())
+			g.Eventually(func() []corev1.Container {
+				return deployment(env, "lambda-prod", "chat").Spec.Template.Spec.Containers
+			}, timeout, interval).Should(gomega.Equal(original.Spec.Template.Spec.Containers), "the template edit was not reverted")
+		})
+	}
+}
