@@ -49,6 +49,15 @@
 // are compared exactly, a guardrail carries only owned keys and no owner
 // references (checkOwnedKeys), and an owned key the operator did not set is
 // removed like any other drift.
+//
+// # Pruned kinds
+//
+// Deployments are cached without their pod template (PruneDeployment) and
+// compared through Verified: the generation and applied hash at which the
+// operator last saw the live spec hold what it wants. The API server raises
+// the generation on every spec change, so another generation means "read
+// the whole object from the API server and compare it", and the same
+// generation means nothing changed.
 package apply
 
 import (
@@ -95,6 +104,9 @@ type Applier struct {
 	// Observed, when set, answers for the kinds it observes (guardrails)
 	// with fingerprints of the live objects instead of cached objects.
 	Observed Observer
+	// Verified, when set, compares the kinds whose cache keeps no payload
+	// (Deployments without their pod template) by generation.
+	Verified *Verified
 }
 
 // Observer knows the fingerprint of every live object of the kinds it
@@ -139,6 +151,9 @@ func (a Applier) EnsureAgainst(ctx context.Context, desired, current client.Obje
 	stamped, err := a.Stamp(desired)
 	if err != nil {
 		return nil, Unchanged, err
+	}
+	if a.Verified.Prunes(stamped) {
+		return a.ensureVerified(ctx, stamped, current)
 	}
 	result := Updated
 	switch {

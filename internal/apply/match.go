@@ -25,9 +25,7 @@ import (
 // contained in current"; what the operator stopped setting is caught by the
 // applied hash.
 func Matches(current, desired client.Object) bool {
-	if !containsStrings(current.GetLabels(), desired.GetLabels()) ||
-		!containsStrings(current.GetAnnotations(), desired.GetAnnotations()) ||
-		!contains(toMap(current.GetOwnerReferences()), toMap(desired.GetOwnerReferences())) {
+	if !metadataMatches(current, desired) {
 		return false
 	}
 	switch d := desired.(type) {

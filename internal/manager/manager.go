@@ -26,6 +26,7 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
+	"github.com/tenantai/tenantai/internal/apply"
 	tenantaimetrics "github.com/tenantai/tenantai/internal/metrics"
 	"github.com/tenantai/tenantai/internal/observed"
 )
@@ -124,7 +125,9 @@ func ManagedSelector() labels.Selector {
 
 // CacheOptions restricts every cache of a kind the operator writes to the
 // objects carrying the managed-by label, and drops managedFields, which the
-// operator never reads, to keep the heap small. The guardrails are not
+// operator never reads, to keep the heap small. Deployments are kept without
+// their pod template (apply.PruneDeployment; compared by generation through
+// apply.Verified). The guardrails are not
 // cached at all but observed by fingerprint (internal/observed), except the
 // canonical data keys in the operator's namespace.
 //
@@ -144,7 +147,7 @@ func CacheOptions(syncPeriod time.Duration) cache.Options {
 			&corev1.ResourceQuota{}:                  managed,
 			&corev1.Service{}:                        managed,
 			&corev1.ServiceAccount{}:                 managed,
-			&appsv1.Deployment{}:                     managed,
+			&appsv1.Deployment{}:                     {Label: ManagedSelector(), Transform: apply.PruneDeployment},
 			&autoscalingv2.HorizontalPodAutoscaler{}: managed,
 			&policyv1.PodDisruptionBudget{}:          managed,
 		},

@@ -16,7 +16,7 @@ import (
 // the 16 KiB target (DESIGN §5): a feature that adds state per tenant must
 // either fit under it or lower something else, and raising it is a decision
 // to write down in docs/benchmarks.md.
-const memoryBudget = 72 << 10
+const memoryBudget = 64 << 10
 
 // contractSizes are the tenant counts the contract samples; three points
 // make the least-squares slope steadier than two.

@@ -143,7 +143,9 @@ func (r *Reconciler) ensure(ctx context.Context, s *scope, desired client.Object
 	return nil
 }
 
-func (r *Reconciler) applier() apply.Applier { return apply.Applier{Client: r.Client} }
+func (r *Reconciler) applier() apply.Applier {
+	return apply.Applier{Client: r.Client, Verified: r.Verified}
+}
 
 // recordDrift emits an Event when a child had to be repaired although the
 // ModelDeployment's generation was already reconciled: someone edited or

@@ -27,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
+	"github.com/tenantai/tenantai/internal/apply"
 	"github.com/tenantai/tenantai/internal/events"
 	"github.com/tenantai/tenantai/internal/metrics"
 	"github.com/tenantai/tenantai/internal/predicates"
@@ -70,6 +71,10 @@ type Reconciler struct {
 	// (naming.DefaultAcceleratorPrefixes when nil): a model that requests
 	// none is never given a toleration of an accelerator taint.
 	AcceleratorPrefixes []string
+	// Verified compares Deployments, which the cache keeps without their pod
+	// template (apply.PruneDeployment), by generation; nil when the cache
+	// keeps them whole.
+	Verified *apply.Verified
 	// written remembers the conditions last written per ModelDeployment, so
 	// that a pass reading a stale cache records no transition twice.
 	written events.Written

@@ -602,7 +602,9 @@ func TestSecondReconcileWritesNothing(t *testing.T) {
 // template by anyone is seen and reverted: a changed image, a removed
 // argument, and a container added by another writer, which server-side
 // apply alone leaves in place (this case failed before overwriteSpec). A
-// break-glass admin does the edits (tenants cannot write Deployments).
+// break-glass admin does the edits (tenants cannot write Deployments). The
+// cache keeps Deployments without their template (apply.Verified): the
+// edits are seen by the generation they raise.
 func TestPodTemplateDriftIsRepaired(t *testing.T) {
 	env, g := setup(t)
 	ctx := context.Background()
