@@ -9,6 +9,7 @@ package events
 
 import (
 	"sync"
+	"unique"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -17,8 +18,9 @@ import (
 
 // Written is a reconciler's memory of the conditions it last wrote per
 // object. The zero value is ready to use and safe for concurrent reconciles.
-// It keeps the type, status and reason of each condition (no message), and
-// drops an object on Forget.
+// It keeps the type, status and reason of each condition (no message, no
+// times; the strings interned: they come from a small fixed set), about
+// 24 bytes a condition, and drops an object on Forget.
 type Written struct {
 	mu      sync.Mutex
 	objects map[client.ObjectKey]written
@@ -28,7 +30,12 @@ type Written struct {
 // object of the same name from the one written.
 type written struct {
 	uid        types.UID
-	conditions []metav1.Condition
+	conditions []condition
+}
+
+// condition is what a transition is decided on.
+type condition struct {
+	typ, status, reason unique.Handle[string]
 }
 
 // Before returns the conditions a new status is compared with to find its
@@ -38,19 +45,24 @@ type written struct {
 func (w *Written) Before(obj client.Object, read []metav1.Condition) []metav1.Condition {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if last, ok := w.objects[client.ObjectKeyFromObject(obj)]; ok && last.uid == obj.GetUID() {
-		return last.conditions
+	last, ok := w.objects[client.ObjectKeyFromObject(obj)]
+	if !ok || last.uid != obj.GetUID() {
+		return read
 	}
-	return read
+	out := make([]metav1.Condition, 0, len(last.conditions))
+	for _, c := range last.conditions {
+		out = append(out, metav1.Condition{Type: c.typ.Value(), Status: metav1.ConditionStatus(c.status.Value()), Reason: c.reason.Value()})
+	}
+	return out
 }
 
 // Remember records the conditions about to be written to obj. It is called
 // before the write: should the write fail, the Events of this pass were
 // recorded all the same, and the retry must not record them again.
 func (w *Written) Remember(obj client.Object, conditions []metav1.Condition) {
-	kept := make([]metav1.Condition, 0, len(conditions))
+	kept := make([]condition, 0, len(conditions))
 	for _, c := range conditions {
-		kept = append(kept, metav1.Condition{Type: c.Type, Status: c.Status, Reason: c.Reason})
+		kept = append(kept, condition{unique.Make(c.Type), unique.Make(string(c.Status)), unique.Make(c.Reason)})
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
