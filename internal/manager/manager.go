@@ -12,6 +12,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -138,11 +139,13 @@ func CacheOptions(syncPeriod time.Duration) cache.Options {
 	managed := cache.ByObject{Label: ManagedSelector()}
 	return cache.Options{
 		SyncPeriod:                  &syncPeriod,
-		DefaultTransform:            cache.TransformStripManagedFields(),
+		DefaultTransform:            trimMetadata,
 		ReaderFailOnMissingInformer: true,
 		ByObject: map[client.Object]cache.ByObject{
 			&corev1.Namespace{}: managed,
-			&corev1.Secret{}: {Label: ManagedSelector(),
+			// Canonical keys are written with Update from the cached object:
+			// their annotations must all be kept.
+			&corev1.Secret{}: {Label: ManagedSelector(), Transform: cache.TransformStripManagedFields(),
 				Namespaces: map[string]cache.Config{platformv1alpha1.OperatorNamespace: {}}},
 			&corev1.ResourceQuota{}:                  managed,
 			&corev1.Service{}:                        managed,
@@ -152,6 +155,24 @@ func CacheOptions(syncPeriod time.Duration) cache.Options {
 			&policyv1.PodDisruptionBudget{}:          managed,
 		},
 	}
+}
+
+// trimMetadata is the cache transform of every kind the operator never
+// writes with an Update from the cache: it drops managedFields and kubectl's
+// last-applied-configuration annotation (a second copy of the whole object
+// on anything applied client-side, as Argo CD does by default). Neither is
+// read.
+func trimMetadata(obj any) (any, error) {
+	o, ok := obj.(metav1.Object)
+	if !ok {
+		return obj, nil
+	}
+	o.SetManagedFields(nil)
+	if annotations := o.GetAnnotations(); annotations[corev1.LastAppliedConfigAnnotation] != "" {
+		delete(annotations, corev1.LastAppliedConfigAnnotation)
+		o.SetAnnotations(annotations)
+	}
+	return obj, nil
 }
 
 // New returns a manager with tenantai's scheme and caches and all of its
