@@ -2,6 +2,7 @@ package observed
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"reflect"
 
@@ -19,8 +20,8 @@ import (
 
 // Source is a controller source for one observed kind: the handler hears
 // of an object created, changed (in what its fingerprint or tenant covers)
-// or deleted. The objects it is given carry the kind, namespace, name and
-// the tenant label, nothing else.
+// or deleted. The objects it is given carry the kind, namespace, name, the
+// tenant label and the fingerprint as resourceVersion, nothing else.
 func (s *Store) Source(obj client.Object, h handler.EventHandler, predicates ...predicate.Predicate) source.SyncingSource {
 	ks := s.kinds[reflect.TypeOf(obj)]
 	if ks == nil {
@@ -72,7 +73,10 @@ func (k *kindSource) allow(pass func(predicate.Predicate) bool) bool {
 
 // object is what a handler is given for an entry.
 func (k *kindSource) object(e *Entry) client.Object {
-	obj := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Namespace: e.Namespace, Name: e.Name}}
+	// The fingerprint stands in for the resourceVersion: handlers take an
+	// update whose versions are equal for a resync and queue it last.
+	obj := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Namespace: e.Namespace, Name: e.Name,
+		ResourceVersion: hex.EncodeToString(e.Fingerprint[:])}}
 	obj.SetGroupVersionKind(k.ks.gvk)
 	if e.Tenant != "" {
 		obj.Labels = map[string]string{platformv1alpha1.TenantLabel: e.Tenant}

@@ -34,6 +34,7 @@ import (
 	"github.com/tenantai/tenantai/internal/naming"
 	"github.com/tenantai/tenantai/internal/observed"
 	"github.com/tenantai/tenantai/internal/predicates"
+	"github.com/tenantai/tenantai/internal/priority"
 )
 
 // Finalizer lets the operator apply the deletion policy before a Tenant goes.
@@ -119,7 +120,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int, token
 	if err := indexer.IndexField(ctx, &platformv1alpha1.Tenant{}, priorityClassIndex, defaultPriorityClassKeys); err != nil {
 		return err
 	}
-	byTenant := handler.EnqueueRequestsFromMapFunc(mapByTenantLabel)
+	// A change to anything a Tenant manages is queued ahead of provisioning
+	// (package priority): drift is repaired first.
+	byTenant := priority.RepairFirst(handler.EnqueueRequestsFromMapFunc(mapByTenantLabel))
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("tenant").
 		For(&platformv1alpha1.Tenant{}, builder.WithPredicates(predicate.Or(
@@ -149,7 +152,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int, token
 	if tokens != nil {
 		r.Tokens = tokens
 		b = b.WatchesRawSource(source.Kind(tokens, client.Object(&corev1.Secret{}),
-			handler.EnqueueRequestsFromMapFunc(r.mapTokenSecret)))
+			priority.RepairFirst(handler.EnqueueRequestsFromMapFunc(r.mapTokenSecret))))
 	}
 	return b.Complete(r)
 }

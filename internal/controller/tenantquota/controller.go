@@ -28,6 +28,7 @@ import (
 	"github.com/tenantai/tenantai/internal/metrics"
 	"github.com/tenantai/tenantai/internal/observed"
 	"github.com/tenantai/tenantai/internal/predicates"
+	"github.com/tenantai/tenantai/internal/priority"
 )
 
 // Finalizer lets the operator remove the tenant's ResourceQuotas when its
@@ -78,7 +79,9 @@ func Setup(mgr ctrl.Manager, maxConcurrent int, guardrails *observed.Store) erro
 // namespaces and ResourceQuotas (status included: use drives the split), and
 // ModelDeployments (demand).
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int, guardrails *observed.Store) error {
-	byTenant := handler.EnqueueRequestsFromMapFunc(mapByTenantLabel)
+	// A changed or deleted ResourceQuota, namespace or binding is queued
+	// ahead of new TenantQuotas (package priority).
+	byTenant := priority.RepairFirst(handler.EnqueueRequestsFromMapFunc(mapByTenantLabel))
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("tenantquota").
 		For(&platformv1alpha1.TenantQuota{}, builder.WithPredicates(predicate.Or(
