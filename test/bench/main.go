@@ -26,6 +26,7 @@ type options struct {
 	driftTrials    int
 	rebalanceTrial int
 	memorySizes    []int
+	scaleSizes     []int
 	unrelated      int
 	idle           time.Duration
 	manager        string
@@ -92,7 +93,7 @@ func ints(s string) ([]int, error) {
 
 func main() {
 	var o options
-	var conc, sizes string
+	var conc, sizes, scale string
 	flag.IntVar(&o.tenants, "tenants", 500, "Tenants provisioned in B0, B1, B2, B4 and B5.")
 	flag.IntVar(&o.reps, "reps", 3, "Repetitions of B0, B1, B2, B4 and B5, each on a fresh API server.")
 	flag.StringVar(&conc, "baseline-concurrency", "1,4,16,64", "Concurrencies of the raw-client baseline; the best counts.")
@@ -100,6 +101,7 @@ func main() {
 	flag.IntVar(&o.rebalanceTrial, "rebalance-trials", 40, "Namespaces filled per repetition (B5).")
 	flag.StringVar(&sizes, "memory-tenants", "100,500,1000", "Tenant counts at which B3 samples memory; empty skips B3.")
 	flag.IntVar(&o.unrelated, "unrelated", 10000, "Unrelated objects added at the end of B3.")
+	flag.StringVar(&scale, "scale-tenants", "", "Run only B6: grow one cluster to these tenant counts (e.g. 1000,2500,5000), restart the operator at the largest, and write the report to -out.")
 	flag.DurationVar(&o.idle, "idle", 20*time.Second, "Idle window after the restart in B2.")
 	flag.StringVar(&o.manager, "manager", "bin/manager", "The operator binary (make bench builds it).")
 	flag.StringVar(&o.out, "out", "docs/benchmarks.md", "Where to write the report; empty prints only.")
@@ -123,6 +125,24 @@ func main() {
 	stopOnInterrupt()
 	started := time.Now()
 	ctx := context.Background()
+	if scale != "" {
+		if o.scaleSizes, err = ints(scale); err != nil {
+			fail(err)
+		}
+		res, err := scaleRun(ctx, o)
+		if err != nil {
+			fail(fmt.Errorf("B6: %w", err))
+		}
+		out := res.markdown(os.Args[1:])
+		fmt.Println(out)
+		if o.out != "" {
+			if err := os.WriteFile(o.out, []byte(out), 0o644); err != nil {
+				fail(err)
+			}
+			logf("wrote %s", o.out)
+		}
+		return
+	}
 	var reps []repetition
 	for r := 1; r <= o.reps; r++ {
 		rep, err := runRepetition(ctx, o, r)
@@ -185,7 +205,7 @@ func runRepetition(ctx context.Context, o options, r int) (repetition, error) {
 		return rep, err
 	}
 	defer func() { op.stop() }()
-	if rep.Provision, err = provision(ctx, c, op, o.tenants, "t"); err != nil {
+	if rep.Provision, err = provision(ctx, c, op, o.tenants, "t", rand.New(rand.NewPCG(o.seed, uint64(r)+1000))); err != nil {
 		return rep, fmt.Errorf("B1: %w", err)
 	}
 	best, _ := rep.bestBaseline()
@@ -193,6 +213,7 @@ func runRepetition(ctx context.Context, o options, r int) (repetition, error) {
 		o.tenants, rep.Provision.Duration.Round(time.Millisecond), rep.Provision.TenantsReady.Round(time.Millisecond), rep.Provision.QuotasReady.Round(time.Millisecond), best.Round(time.Millisecond),
 		rep.Provision.Duration.Seconds()/best.Seconds(), rep.Provision.Writes.Total, rep.Provision.Writes.Conflicts,
 		rep.Provision.CPU.APIServer.Round(10*time.Millisecond), rep.Provision.CPU.Etcd.Round(10*time.Millisecond))
+	logf("B4 during B1: %d trials, p50 %s p99 %s", len(rep.Provision.DriftUnderLoad), percentile(rep.Provision.DriftUnderLoad, 50), percentile(rep.Provision.DriftUnderLoad, 99))
 	if op, rep.Steady, err = steadyState(ctx, c, op, o.launcher(), o.tenants+1, o.idle); err != nil {
 		return rep, fmt.Errorf("B2: %w", err)
 	}

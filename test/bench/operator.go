@@ -199,15 +199,8 @@ func (o *operator) memory() (memory, error) {
 			m.Heap, _ = strconv.ParseUint(strings.TrimSpace(v), 10, 64)
 		}
 	}
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", o.cmd.Process.Pid))
-	if err != nil {
+	if m.RSS, err = residentMemory(o.cmd.Process.Pid); err != nil {
 		return m, err
-	}
-	for _, line := range strings.Split(string(status), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			m.RSS = kb * 1024
-		}
 	}
 	if m.Heap == 0 {
 		return m, fmt.Errorf("no HeapAlloc in the pprof heap profile")

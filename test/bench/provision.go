@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -176,14 +177,25 @@ type provisionResult struct {
 	// CPU is what kube-apiserver and etcd used from the first create until
 	// everything was Ready.
 	CPU controlPlaneCPU
+	// DriftUnderLoad are B4 trials on the warm-up tenant run one after the
+	// other while the tenants are provisioned.
+	DriftUnderLoad []time.Duration
 }
 
 // provision (B1) creates n Tenants with a TenantQuota each at once (16
 // creates in flight, as a GitOps tool would) and returns the time from the
 // first create until every Tenant and TenantQuota is Ready for its current
 // generation, and the operator's writes for it, from the audit log.
-func provision(ctx context.Context, c *cluster, op *operator, n int, prefix string) (provisionResult, error) {
+//
+// Meanwhile B4 trials delete the warm-up tenant's guardrails one after the
+// other (DriftUnderLoad); their repairs are left out of the write count.
+func provision(ctx context.Context, c *cluster, op *operator, n int, prefix string, rng *rand.Rand) (provisionResult, error) {
 	var res provisionResult
+	drifter, err := newDrifter(ctx, c)
+	if err != nil {
+		return res, err
+	}
+	defer drifter.stop()
 	w, err := newWatcher(c.AdminConfig, cache.Options{})
 	if err != nil {
 		return res, err
@@ -211,6 +223,22 @@ func provision(ctx context.Context, c *cluster, op *operator, n int, prefix stri
 		return res, err
 	}
 	start := time.Now()
+	type trials struct {
+		took []time.Duration
+		err  error
+	}
+	busy, drifted := make(chan struct{}), make(chan trials, 1)
+	go func() {
+		took, err := driftUnderLoad(ctx, drifter, rng, busy)
+		drifted <- trials{took, err}
+	}()
+	defer func() {
+		select {
+		case <-busy:
+		default:
+			close(busy)
+		}
+	}()
 	if err := createTenants(ctx, c.Admin, prefix, 0, n); err != nil {
 		return res, err
 	}
@@ -226,6 +254,12 @@ func provision(ctx context.Context, c *cluster, op *operator, n int, prefix stri
 		}
 	}
 	res.Duration = max(res.TenantsReady, res.QuotasReady)
+	close(busy)
+	t := <-drifted
+	if t.err != nil {
+		return res, fmt.Errorf("B4 during B1: %w", t.err)
+	}
+	res.DriftUnderLoad = t.took
 	if res.CPU, err = meter.stop(); err != nil {
 		return res, err
 	}
@@ -233,7 +267,7 @@ func provision(ctx context.Context, c *cluster, op *operator, n int, prefix stri
 	if err != nil {
 		return res, err
 	}
-	if res.Writes, err = c.audit.since(ctx, mark); err != nil {
+	if res.Writes, err = c.audit.since(ctx, mark, warmupTenant+"-"); err != nil {
 		return res, err
 	}
 	reconciles := func(m map[string]float64, ctrl string) float64 {

@@ -79,6 +79,7 @@ func (r report) rows() []row {
 	conflicts := r.per(func(rep repetition) float64 { return float64(rep.Provision.Writes.Conflicts) })
 	perTenant := func(c controlPlaneCPU) float64 { return float64(c.total().Milliseconds()) / n }
 	p99drift := r.per(func(rep repetition) float64 { return percentile(rep.Drift, 99).Seconds() * 1000 })
+	p99load := r.per(func(rep repetition) float64 { return percentile(rep.Provision.DriftUnderLoad, 99).Seconds() * 1000 })
 	rows := []row{}
 	for _, c := range r.opts.concurrency {
 		rows = append(rows, row{"B0", fmt.Sprintf("raw client, %d in flight (s)", c),
@@ -102,6 +103,9 @@ func (r report) rows() []row {
 		row{"B2", "writes over a restart + idle (operator's client)", b2client.format("%.0f"), "0", verdict(b2client.max == 0)},
 		row{"B4", "guardrail restored, p50 (ms)", r.per(func(rep repetition) float64 { return percentile(rep.Drift, 50).Seconds() * 1000 }).format("%.0f"), "", ""},
 		row{"B4", "guardrail restored, p99 (ms)", p99drift.format("%.0f"), "< 1000", verdict(p99drift.max < 1000)},
+		row{"B4", "during B1: trials", r.per(func(rep repetition) float64 { return float64(len(rep.Provision.DriftUnderLoad)) }).format("%.0f"), "", ""},
+		row{"B4", "during B1: guardrail restored, p50 (ms)", r.per(func(rep repetition) float64 { return percentile(rep.Provision.DriftUnderLoad, 50).Seconds() * 1000 }).format("%.0f"), "", ""},
+		row{"B4", "during B1: guardrail restored, p99 (ms)", p99load.format("%.0f"), "< 1000", verdict(p99load.max < 1000)},
 		row{"B5", "rebalance, quota written, p50 / p99 (ms, medians)", fmt.Sprintf("%.0f / %.0f",
 			r.per(func(rep repetition) float64 { return percentile(rep.Rebalance.Spec, 50).Seconds() * 1000 }).med,
 			r.per(func(rep repetition) float64 { return percentile(rep.Rebalance.Spec, 99).Seconds() * 1000 }).med), "", ""},
@@ -203,12 +207,14 @@ func (r report) write(path string) error {
 	p("\n## Raw figures per repetition\n\n")
 	for i, rep := range r.reps {
 		best, conc := rep.bestBaseline()
-		p("- run %d: B0 best %s at %d in flight (API server %s CPU, etcd %s); B1 %s (API server %s CPU, etcd %s), %d writes (%s), %d conflicts, %d failed; B2 %d writes (%s), reconciles %v; B4 p50 %s p99 %s max %s; B5 written p50 %s p99 %s, enforced p50 %s p99 %s\n",
+		p("- run %d: B0 best %s at %d in flight (API server %s CPU, etcd %s); B1 %s (API server %s CPU, etcd %s), %d writes (%s), %d conflicts, %d failed, reads (%s); B2 %d writes (%s), reads (%s), reconciles %v; B4 during B1 p50 %s p99 %s (%d trials); B4 p50 %s p99 %s max %s; B5 written p50 %s p99 %s, enforced p50 %s p99 %s\n",
 			i+1, best.Round(time.Millisecond), conc, rep.BaselineCPU[conc].APIServer.Round(10*time.Millisecond), rep.BaselineCPU[conc].Etcd.Round(10*time.Millisecond),
 			rep.Provision.Duration.Round(time.Millisecond), rep.Provision.CPU.APIServer.Round(10*time.Millisecond), rep.Provision.CPU.Etcd.Round(10*time.Millisecond),
 			rep.Provision.Writes.Total,
-			rep.Provision.Writes, rep.Provision.Writes.Conflicts, rep.Provision.Writes.Failed, rep.Steady.Writes.Total, rep.Steady.Writes,
-			rep.Steady.Reconciles, percentile(rep.Drift, 50).Round(time.Millisecond), percentile(rep.Drift, 99).Round(time.Millisecond),
+			rep.Provision.Writes, rep.Provision.Writes.Conflicts, rep.Provision.Writes.Failed, rep.Provision.Writes.ReadsString(),
+			rep.Steady.Writes.Total, rep.Steady.Writes, rep.Steady.Writes.ReadsString(), rep.Steady.Reconciles,
+			percentile(rep.Provision.DriftUnderLoad, 50).Round(time.Millisecond), percentile(rep.Provision.DriftUnderLoad, 99).Round(time.Millisecond), len(rep.Provision.DriftUnderLoad),
+			percentile(rep.Drift, 50).Round(time.Millisecond), percentile(rep.Drift, 99).Round(time.Millisecond),
 			percentile(rep.Drift, 100).Round(time.Millisecond),
 			percentile(rep.Rebalance.Spec, 50).Round(time.Millisecond), percentile(rep.Rebalance.Spec, 99).Round(time.Millisecond),
 			percentile(rep.Rebalance.Enforced, 50).Round(time.Millisecond), percentile(rep.Rebalance.Enforced, 99).Round(time.Millisecond))

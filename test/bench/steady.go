@@ -28,7 +28,7 @@ func steadyState(ctx context.Context, c *cluster, op *operator, bin launcher, te
 	if err != nil {
 		return nil, res, err
 	}
-	waitCtx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	waitCtx, cancel := context.WithTimeout(ctx, max(10*time.Minute, time.Duration(tenants)*200*time.Millisecond))
 	defer cancel()
 	if _, err := op.waitIdle(waitCtx, map[string]float64{"tenant": float64(tenants), "tenantquota": float64(tenants)}); err != nil {
 		return op, res, err
