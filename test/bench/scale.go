@@ -176,7 +176,18 @@ func (r scaleResult) markdown(args []string) string {
 	}
 	last := r.Steps[len(r.Steps)-1].Tenants
 	p("\nOperator heap per tenant (least-squares slope over the steps): **%.1f KiB**; RSS per tenant: %.1f KiB.\n\n", r.HeapPerTenant/1024, r.RSSPerTenant/1024)
-	p("Restart at %d tenants (B2 at scale): every Tenant and TenantQuota reconciled and the queues empty **%s** after the new process started, with **%d writes** (audit log; %s).\n",
-		last, r.RestartTook.Round(time.Second), r.Restart.Writes.Total, r.Restart.Writes)
+	p("Restart at %d tenants (B2 at scale): every Tenant and TenantQuota reconciled and the queues empty **%s** after the new process started, with **%d writes** (audit log; %s) and reads: %s.\n\n",
+		last, r.RestartTook.Round(time.Second), r.Restart.Writes.Total, r.Restart.Writes, orNone(r.Restart.Writes.ReadsString()))
+	p("Writes and reads per step (audit log):\n\n")
+	for _, s := range r.Steps {
+		p("- %d tenants: writes %s; reads %s\n", s.Tenants, s.Writes, orNone(s.Writes.ReadsString()))
+	}
 	return b.String()
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }
