@@ -162,16 +162,22 @@ func (a Applier) EnsureAgainst(ctx context.Context, desired, current client.Obje
 	case Matches(current, stamped):
 		return current, Unchanged, nil
 	}
-	live, err := a.apply(ctx, stamped)
+	live, err := a.write(ctx, stamped, result)
 	if err != nil {
 		return nil, Unchanged, err
 	}
-	if result == Updated {
-		if live, err = a.overwriteLeftovers(ctx, live, stamped); err != nil {
-			return nil, Unchanged, err
-		}
-	}
 	return live, result, nil
+}
+
+// write applies stamped and, when it updated an existing object, overwrites
+// what the apply left behind; it returns the object as the API server has
+// it now.
+func (a Applier) write(ctx context.Context, stamped client.Object, result Result) (client.Object, error) {
+	live, err := a.apply(ctx, stamped)
+	if err != nil || result != Updated {
+		return live, err
+	}
+	return a.overwriteLeftovers(ctx, live, stamped)
 }
 
 // overwriteLeftovers deals with what an apply cannot remove: fields and

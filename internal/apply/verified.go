@@ -125,14 +125,9 @@ func (a Applier) ensureVerified(ctx context.Context, stamped, current client.Obj
 	if current == nil {
 		result = Created
 	}
-	live, err := a.apply(ctx, stamped)
+	live, err := a.write(ctx, stamped, result)
 	if err != nil {
 		return nil, Unchanged, err
-	}
-	if result == Updated {
-		if live, err = a.overwriteLeftovers(ctx, live, stamped); err != nil {
-			return nil, Unchanged, err
-		}
 	}
 	if Matches(live, stamped) {
 		a.Verified.record(live, stamped)
