@@ -56,9 +56,11 @@ func FingerprintOf(obj client.Object) (Fingerprint, error) {
 	return fp, nil
 }
 
-// exactPayload is what Matches compares exactly for obj's kind, as a value
-// with the API's JSON encoding (so the fingerprint of an object as the
-// operator renders it and as the API server returns it agree).
+// exactPayload is what Matches compares exactly for obj's kind (false: the
+// kind is compared by containment), as a value with the API's JSON encoding
+// (so the fingerprint of an object as the operator renders it and as the
+// API server returns it agree). It is the one list of exactly compared
+// kinds and fields.
 func exactPayload(obj client.Object) (any, bool) {
 	switch o := obj.(type) {
 	case *networkingv1.NetworkPolicy:

@@ -4,8 +4,6 @@ import (
 	"reflect"
 
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -28,40 +26,21 @@ func Matches(current, desired client.Object) bool {
 	if !metadataMatches(current, desired) {
 		return false
 	}
-	switch d := desired.(type) {
-	case *corev1.Namespace:
+	if _, ok := desired.(*corev1.Namespace); ok {
 		return true // the operator owns only a namespace's labels
-	case *networkingv1.NetworkPolicy:
-		return equality.Semantic.DeepEqual(current.(*networkingv1.NetworkPolicy).Spec, d.Spec)
-	case *corev1.LimitRange:
-		return equality.Semantic.DeepEqual(current.(*corev1.LimitRange).Spec, d.Spec)
-	case *corev1.ResourceQuota:
-		return equality.Semantic.DeepEqual(current.(*corev1.ResourceQuota).Spec, d.Spec)
-	case *rbacv1.RoleBinding:
-		c := current.(*rbacv1.RoleBinding)
-		return equality.Semantic.DeepEqual(c.RoleRef, d.RoleRef) && equality.Semantic.DeepEqual(c.Subjects, d.Subjects)
-	case *corev1.Secret:
-		c := current.(*corev1.Secret)
-		return c.Type == d.Type && equality.Semantic.DeepEqual(c.Data, d.Data)
-	case *corev1.ConfigMap:
-		c := current.(*corev1.ConfigMap)
-		return equality.Semantic.DeepEqual(c.Data, d.Data) && equality.Semantic.DeepEqual(c.BinaryData, d.BinaryData)
-	case *corev1.ServiceAccount:
-		return reflect.DeepEqual(current.(*corev1.ServiceAccount).AutomountServiceAccountToken, d.AutomountServiceAccountToken)
-	default: // Deployments, Services, HPAs, PodDisruptionBudgets
-		return specContains(current, desired)
 	}
+	if want, exact := exactPayload(desired); exact {
+		have, _ := exactPayload(current)
+		return equality.Semantic.DeepEqual(have, want)
+	}
+	return specContains(current, desired) // Deployments, Services, HPAs, PodDisruptionBudgets
 }
 
 // comparedExactly reports whether Matches compares desired's payload exactly
 // (a guardrail or the published policy) rather than as containment.
 func comparedExactly(desired client.Object) bool {
-	switch desired.(type) {
-	case *networkingv1.NetworkPolicy, *corev1.LimitRange, *corev1.ResourceQuota, *rbacv1.RoleBinding,
-		*corev1.Secret, *corev1.ConfigMap, *corev1.ServiceAccount:
-		return true
-	}
-	return false
+	_, exact := exactPayload(desired)
+	return exact
 }
 
 // specContains compares everything but metadata and status as containment.

@@ -93,13 +93,6 @@ func (v *Verified) Forget(key types.NamespacedName) {
 	delete(v.seen, key)
 }
 
-// Len is the number of objects remembered.
-func (v *Verified) Len() int {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return len(v.seen)
-}
-
 // ensureVerified is EnsureAgainst for a pruned kind: current is the cached,
 // pruned object (nil when the cache has none).
 func (a Applier) ensureVerified(ctx context.Context, stamped, current client.Object) (client.Object, Result, error) {

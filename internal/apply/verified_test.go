@@ -50,7 +50,7 @@ func TestVerifiedHoldsOnlyAtTheGenerationItSaw(t *testing.T) {
 		t.Error("a recreated object (another UID) was taken as held")
 	}
 	v.Forget(types.NamespacedName{Namespace: seen.Namespace, Name: seen.Name})
-	if v.holds(seen, seen) || v.Len() != 0 {
+	if v.holds(seen, seen) || len(v.seen) != 0 {
 		t.Error("Forget left the object remembered")
 	}
 }
