@@ -51,7 +51,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	testenv.Main(m, testenv.Options{ControllerManager: true, ExtraControllers: "deployment,replicaset", Setup: setupSuite})
+	testenv.Main(m, testenv.Options{ControllerManager: true, ExtraControllers: "deployment,replicaset,job,cronjob", Setup: setupSuite})
 }
 
 func setupSuite(e *testenv.Env) (func(), error) {
