@@ -30,12 +30,27 @@ var exposureDefaults = corev1.ResourceList{
 	corev1.ResourceServicesLoadBalancers: resource.MustParse("0"),
 }
 
-// effectiveHard is spec.hard plus the exposure defaults it does not name.
+// workloadCountDefaults bound the objects behind the workloads tenants create
+// themselves (docs/tenants.md): a finished Job stays until it is deleted or
+// its ttlSecondsAfterFinished passes, and each object is paid in etcd and in
+// every controller's cache. Deployments are not bounded by default: a
+// ModelDeployment's Deployments count too, and a default could stop an
+// existing tenant's next model on upgrade. Naming a key in spec.hard
+// replaces its default.
+var workloadCountDefaults = corev1.ResourceList{
+	"count/jobs.batch":        resource.MustParse("50"),
+	"count/cronjobs.batch":    resource.MustParse("10"),
+	"count/statefulsets.apps": resource.MustParse("10"),
+}
+
+// effectiveHard is spec.hard plus the defaults it does not name.
 func effectiveHard(tq *platformv1alpha1.TenantQuota) corev1.ResourceList {
 	hard := tq.Spec.Hard.DeepCopy()
-	for k, v := range exposureDefaults {
-		if _, ok := hard[k]; !ok {
-			hard[k] = v.DeepCopy()
+	for _, defaults := range []corev1.ResourceList{exposureDefaults, workloadCountDefaults} {
+		for k, v := range defaults {
+			if _, ok := hard[k]; !ok {
+				hard[k] = v.DeepCopy()
+			}
 		}
 	}
 	return hard
