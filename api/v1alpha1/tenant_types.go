@@ -208,6 +208,7 @@ type TenantNetwork struct {
 
 // TenantScheduling is the tenant's node pool and allowed classes, injected into
 // and enforced on its pods by admission policies.
+// +kubebuilder:validation:XValidation:rule="!has(self.batchPriorityClass) || (has(self.priorityClasses) && self.batchPriorityClass in self.priorityClasses && self.priorityClasses[0] != self.batchPriorityClass)",message="batchPriorityClass must be one of priorityClasses other than the first: the first is the default that model pods get, and pods of the batch class are capped by the serving reservation",fieldPath=".batchPriorityClass"
 type TenantScheduling struct {
 	// nodeSelector is set on every pod of the tenant; pods may not contradict it.
 	// +kubebuilder:validation:MaxProperties=16
@@ -228,6 +229,17 @@ type TenantScheduling struct {
 	// +listType=set
 	// +optional
 	PriorityClasses []string `json:"priorityClasses,omitempty"`
+
+	// batchPriorityClass, one of priorityClasses but not the first (the
+	// default, which model pods get), marks the tenant's batch pods: pods of a
+	// Job that name no class get it, and a TenantQuota then caps such pods in
+	// each namespace at the namespace's quota minus what its ModelDeployments
+	// need at their minimum replicas (the serving reservation, ResourceQuota
+	// tenantai-batch). Batch waits; models keep their floor. See
+	// docs/tenants.md#workloads.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	BatchPriorityClass string `json:"batchPriorityClass,omitempty"`
 
 	// runtimeClasses the tenant's pods may use.
 	// +kubebuilder:validation:MaxItems=16

@@ -13,6 +13,9 @@ import (
 const (
 	LimitRange    = "tenantai-defaults"
 	ResourceQuota = "tenantai-quota"
+	// BatchResourceQuota caps the pods of the tenant's batch PriorityClass at
+	// the namespace's quota minus its models' floor (the serving reservation).
+	BatchResourceQuota = "tenantai-batch"
 	DataKeySecret = "tenantai-data-key"
 
 	NetworkPolicyDefaultDeny     = "tenantai-default-deny"

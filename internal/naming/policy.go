@@ -16,6 +16,12 @@ const (
 	PolicyDefaultPriorityClass    = "defaultPriorityClass"
 	PolicyDefaultPriority         = "defaultPriority"
 	PolicyDefaultPreemptionPolicy = "defaultPreemptionPolicy"
+	// PolicyBatchPriorityClass and its priority and preemption policy are
+	// injected into pods of a Job that name no class (present only when the
+	// Tenant sets scheduling.batchPriorityClass and the class exists).
+	PolicyBatchPriorityClass    = "batchPriorityClass"
+	PolicyBatchPriority         = "batchPriority"
+	PolicyBatchPreemptionPolicy = "batchPreemptionPolicy"
 	// PolicyServiceTypes are the Service types beyond ClusterIP the tenant is
 	// granted (NodePort, LoadBalancer).
 	PolicyServiceTypes = "serviceTypes"

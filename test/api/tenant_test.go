@@ -134,6 +134,14 @@ func TestTenantValidation(t *testing.T) {
 			tenant: MakeTenant("acme").Owner(platformv1alpha1.SubjectUser, "system:serviceaccount:kube-system:default").Obj(),
 			field:  "spec.owners[0]", msg: "User and Group names may not start with 'system:'",
 		},
+		"batch class outside priorityClasses": {
+			tenant: withScheduling(MakeTenant("acme").Obj(), platformv1alpha1.TenantScheduling{PriorityClasses: []string{"serve"}, BatchPriorityClass: "batch"}),
+			field:  "spec.scheduling.batchPriorityClass", msg: "batchPriorityClass must be one of priorityClasses other than the first",
+		},
+		"batch class is the default": {
+			tenant: withScheduling(MakeTenant("acme").Obj(), platformv1alpha1.TenantScheduling{PriorityClasses: []string{"batch", "serve"}, BatchPriorityClass: "batch"}),
+			field:  "spec.scheduling.batchPriorityClass", msg: "the first is the default that model pods get",
+		},
 		"service account outside the tenant's namespaces (I38)": {
 			tenant: MakeTenant("acme").Namespaces("prod").
 				Member(platformv1alpha1.SubjectServiceAccount, "deployer", "other-prod", platformv1alpha1.RoleAdmin).Obj(),
@@ -230,4 +238,9 @@ func TestTenantLimitRangeQuantities(t *testing.T) {
 	}}
 	err := env.Admin.Create(context.Background(), u, client.DryRunAll)
 	expectInvalid(t, err, "spec.limitRange.defaultRequest.cpu", "should match")
+}
+
+func withScheduling(t *platformv1alpha1.Tenant, s platformv1alpha1.TenantScheduling) *platformv1alpha1.Tenant {
+	t.Spec.Scheduling = &s
+	return t
 }

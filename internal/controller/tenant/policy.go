@@ -72,6 +72,13 @@ func policyConfigMap(t *platformv1alpha1.Tenant, namespace string, g policyGrant
 		naming.PolicyAcceleratorPrefixes:     strings.Join(g.acceleratorPrefixes, ","),
 		naming.PolicyServiceAccounts:         strings.Join(namedServiceAccounts(t, namespace), ","),
 	}
+	// The batch keys only when set: a tenant without a batch class keeps the
+	// policy it had (no write on upgrade).
+	for _, k := range []string{naming.PolicyBatchPriorityClass, naming.PolicyBatchPriority, naming.PolicyBatchPreemptionPolicy} {
+		if v := g.defaults[k]; v != "" {
+			data[k] = v
+		}
+	}
 	if st := t.Spec.Storage; st != nil {
 		data[naming.PolicyStorageClasses] = strings.Join(st.Classes, ",")
 	}
@@ -173,25 +180,34 @@ func namedServiceAccounts(t *platformv1alpha1.Tenant, namespace string) []string
 }
 
 // defaultPriority resolves the tenant's default PriorityClass (the first
-// allowed one). Admission policies run after the Priority plugin, so the
-// policy that injects the class must also set the priority value it stands for.
+// allowed one) and its batch class. Admission policies run after the Priority
+// plugin, so the policy that injects a class must also set the priority value
+// it stands for.
 func (r *Reconciler) defaultPriority(ctx context.Context, t *platformv1alpha1.Tenant) (map[string]string, error) {
 	out := map[string]string{}
 	if t.Spec.Scheduling == nil || len(t.Spec.Scheduling.PriorityClasses) == 0 {
 		return out, nil
 	}
-	pc := &schedulingv1.PriorityClass{}
-	err := r.Client.Get(ctx, client.ObjectKey{Name: t.Spec.Scheduling.PriorityClasses[0]}, pc)
-	if apierrors.IsNotFound(err) {
-		return out, nil // nothing to inject until it exists; the watch on PriorityClasses brings us back
-	}
-	if err != nil {
-		return nil, err
-	}
-	out[naming.PolicyDefaultPriorityClass] = pc.Name
-	out[naming.PolicyDefaultPriority] = strconv.Itoa(int(pc.Value))
-	if pc.PreemptionPolicy != nil {
-		out[naming.PolicyDefaultPreemptionPolicy] = string(*pc.PreemptionPolicy)
+	for _, c := range []struct{ class, nameKey, priorityKey, preemptionKey string }{
+		{t.Spec.Scheduling.PriorityClasses[0], naming.PolicyDefaultPriorityClass, naming.PolicyDefaultPriority, naming.PolicyDefaultPreemptionPolicy},
+		{t.Spec.Scheduling.BatchPriorityClass, naming.PolicyBatchPriorityClass, naming.PolicyBatchPriority, naming.PolicyBatchPreemptionPolicy},
+	} {
+		if c.class == "" {
+			continue
+		}
+		pc := &schedulingv1.PriorityClass{}
+		err := r.Client.Get(ctx, client.ObjectKey{Name: c.class}, pc)
+		if apierrors.IsNotFound(err) {
+			continue // nothing to inject until it exists; the watch on PriorityClasses brings us back
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[c.nameKey] = pc.Name
+		out[c.priorityKey] = strconv.Itoa(int(pc.Value))
+		if pc.PreemptionPolicy != nil {
+			out[c.preemptionKey] = string(*pc.PreemptionPolicy)
+		}
 	}
 	return out, nil
 }

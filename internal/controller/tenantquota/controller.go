@@ -147,7 +147,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		}
 	}
 	for _, p := range []func(context.Context, *scope) (bool, error){
-		r.loadTenant, r.loadNamespaces, r.computeTargets, r.freshen, r.applyTargets,
+		r.loadTenant, r.loadNamespaces, r.computeTargets, r.freshen, r.applyTargets, r.applyReservation,
 	} {
 		proceed, err := p(ctx, s)
 		if errors.Is(err, errStalled) {

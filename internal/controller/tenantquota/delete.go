@@ -51,7 +51,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) error {
 	}
 	for i := range list.Items {
 		rq := &list.Items[i]
-		if rq.Name != naming.ResourceQuota {
+		if rq.Name != naming.ResourceQuota && rq.Name != naming.BatchResourceQuota {
 			continue
 		}
 		if err := client.IgnoreNotFound(r.Client.Delete(ctx, rq)); err != nil {

@@ -23,7 +23,7 @@ import (
 // controller fills status.hard and status.used, so these tests see real quota
 // admission and accounting.
 func TestMain(m *testing.M) {
-	testenv.Main(m, testenv.Options{ControllerManager: true, Setup: func(env *testenv.Env) (func(), error) {
+	testenv.Main(m, testenv.Options{ControllerManager: true, ExtraControllers: "job", Setup: func(env *testenv.Env) (func(), error) {
 		cfg := testenv.TestConfig()
 		cfg.NewClient = stale.wrap(env.Writes.NewClientFunc())
 		_, stop, err := env.StartManager(context.Background(), cfg)
