@@ -10,6 +10,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -28,6 +29,7 @@ import (
 
 	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
 	"github.com/tenantai/tenantai/internal/apply"
+	"github.com/tenantai/tenantai/internal/controller/tenantquota"
 	tenantaimetrics "github.com/tenantai/tenantai/internal/metrics"
 	"github.com/tenantai/tenantai/internal/observed"
 )
@@ -153,6 +155,9 @@ func CacheOptions(syncPeriod time.Duration) cache.Options {
 			&appsv1.Deployment{}:                     {Label: ManagedSelector(), Transform: apply.PruneDeployment},
 			&autoscalingv2.HorizontalPodAutoscaler{}: managed,
 			&policyv1.PodDisruptionBudget{}:          managed,
+			// Tenants' Jobs (demand in Dynamic quota): all of them, as
+			// little of each as the demand reads.
+			&batchv1.Job{}: {Transform: tenantquota.PruneJob},
 		},
 	}
 }

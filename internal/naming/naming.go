@@ -16,7 +16,7 @@ const (
 	// BatchResourceQuota caps the pods of the tenant's batch PriorityClass at
 	// the namespace's quota minus its models' floor (the serving reservation).
 	BatchResourceQuota = "tenantai-batch"
-	DataKeySecret = "tenantai-data-key"
+	DataKeySecret      = "tenantai-data-key"
 
 	NetworkPolicyDefaultDeny     = "tenantai-default-deny"
 	NetworkPolicyAllowSameTenant = "tenantai-allow-same-tenant"

@@ -7,6 +7,7 @@ package tenantquota
 import (
 	"context"
 	"errors"
+	batchv1 "k8s.io/api/batch/v1"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -50,6 +51,7 @@ const uncountedRecheck = 5 * time.Second
 // +kubebuilder:rbac:groups=platform.tenantai.io,resources=modeldeployments,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=resourcequotas,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
+// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch
 
 // Reconciler reconciles TenantQuotas.
 type Reconciler struct {
@@ -90,6 +92,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int, guard
 		Watches(&corev1.Namespace{}, byTenant).
 		Watches(&corev1.ResourceQuota{}, byTenant).
 		Watches(&platformv1alpha1.ModelDeployment{}, handler.EnqueueRequestsFromMapFunc(r.mapModelDeployment)).
+		Watches(&batchv1.Job{}, handler.EnqueueRequestsFromMapFunc(r.mapModelDeployment), builder.WithPredicates(jobDemandChanged{})).
 		// A TenantQuota being deleted under quotaPolicy Required waits for
 		// the tenant's RoleBindings to go before its quotas do.
 		WatchesRawSource(guardrails.Source(&rbacv1.RoleBinding{}, byTenant, predicates.DeletionOnly{})).

@@ -3,8 +3,8 @@ package tenantquota
 import (
 	"context"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	quotav1 "k8s.io/apiserver/pkg/quota/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -15,7 +15,7 @@ import (
 
 // demand estimates what a namespace wants beyond its use, so that Dynamic
 // mode pulls headroom to it: the ModelDeployments' desired replicas × their
-// requests, and the amounts that quota admission refused them (reported in
+// requests, what its running Jobs' next pods need (jobDemand), and the amounts that quota admission refused them (reported in
 // their QuotaExceeded condition). A pod larger than an even share can then
 // still fit.
 func (r *Reconciler) demand(ctx context.Context, namespace string, used corev1.ResourceList) (corev1.ResourceList, error) {
@@ -37,6 +37,13 @@ func (r *Reconciler) demand(ctx context.Context, namespace string, used corev1.R
 			}
 			refused = quotav1.Add(refused, asked)
 		}
+	}
+	jobs := &batchv1.JobList{}
+	if err := r.Client.List(ctx, jobs, client.InNamespace(namespace)); err != nil {
+		return nil, err
+	}
+	for i := range jobs.Items {
+		desired = quotav1.Add(desired, jobDemand(&jobs.Items[i]))
 	}
 	wanted := corev1.ResourceList{}
 	for name, q := range desired {
@@ -72,22 +79,5 @@ func podUsage(md *platformv1alpha1.ModelDeployment) corev1.ResourceList { return
 
 // usage is what replicas pods of a ModelDeployment need, in ResourceQuota keys.
 func usage(md *platformv1alpha1.ModelDeployment, replicas int64) corev1.ResourceList {
-	out := corev1.ResourceList{corev1.ResourcePods: *resource.NewQuantity(replicas, resource.DecimalSI)}
-	add := func(key corev1.ResourceName, q resource.Quantity) {
-		total := q.DeepCopy()
-		total.Mul(replicas)
-		sum := out[key]
-		sum.Add(total)
-		out[key] = sum
-	}
-	for name, q := range md.Spec.Runtime.Resources.Requests {
-		add(corev1.ResourceName("requests."+string(name)), q)
-		if name == corev1.ResourceCPU || name == corev1.ResourceMemory {
-			add(name, q)
-		}
-	}
-	for name, q := range md.Spec.Runtime.Resources.Limits {
-		add(corev1.ResourceName("limits."+string(name)), q)
-	}
-	return out
+	return podsUsage(md.Spec.Runtime.Resources.Requests, md.Spec.Runtime.Resources.Limits, replicas)
 }

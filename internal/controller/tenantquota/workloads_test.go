@@ -181,3 +181,24 @@ func TestWithoutABatchClassBatchTakesTheModelsFloor(t *testing.T) {
 		t.Errorf("a tenant without a batch class has a %s: %v", naming.BatchResourceQuota, err)
 	}
 }
+
+// TestJobDemandPullsHeadroom: in Dynamic mode a Job's pods count as demand,
+// so a Job whose pods are larger than an even share still runs: 4 GPUs split
+// over two namespaces give each 2, and a Job of two 2-GPU pods needs all 4 in
+// one. Without the demand, the "one more unit" rule would stop at 3.
+func TestJobDemandPullsHeadroom(t *testing.T) {
+	env, g := setup(t)
+	tn := MakeTenant("trainer").Namespaces("a", "b").QuotaPolicy(platformv1alpha1.QuotaOptional).Obj()
+	create(t, env, tn)
+	create(t, env, MakeTenantQuota("trainer").Hard("requests."+gpu, "4").Hard(corev1.ResourcePods, "10").Obj())
+	tenantReady(t, g, env, "trainer")
+	g.Eventually(enforced(env, "trainer-a", "requests."+gpu)).Should(gomega.Equal("2/2"))
+
+	two := corev1.ResourceList{gpu: resource.MustParse("2")}
+	job := gpuJob("trainer-a", "big", 2)
+	job.Spec.Template.Spec.Containers[0].Resources = corev1.ResourceRequirements{Requests: two, Limits: two}
+	create(t, env, job)
+	g.Eventually(enforced(env, "trainer-a", "requests."+gpu), "60s").Should(gomega.Equal("4/4"))
+	g.Eventually(func() int { return len(activePods(env, job)) }, "60s").Should(gomega.Equal(2))
+	g.Expect(enforced(env, "trainer-b", "requests."+gpu)()).To(gomega.Equal("0/0"))
+}

@@ -1,0 +1,73 @@
+package tenantquota
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+)
+
+func TestJobDemand(t *testing.T) {
+	gpu := corev1.ResourceName("nvidia.com/gpu")
+	job := func(mutate func(*batchv1.Job)) *batchv1.Job {
+		j := &batchv1.Job{Spec: batchv1.JobSpec{Parallelism: ptr.To[int32](4), Completions: ptr.To[int32](10),
+			Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+				InitContainers: []corev1.Container{{Resources: corev1.ResourceRequirements{
+					Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("3")}}}},
+				Containers: []corev1.Container{
+					{Resources: corev1.ResourceRequirements{
+						Requests: corev1.ResourceList{gpu: resource.MustParse("1"), corev1.ResourceCPU: resource.MustParse("1")},
+						Limits:   corev1.ResourceList{gpu: resource.MustParse("1")}}},
+					{Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("500m")}}},
+				}}}}}
+		if mutate != nil {
+			mutate(j)
+		}
+		return j
+	}
+	list := func(kv ...string) corev1.ResourceList {
+		out := corev1.ResourceList{}
+		for i := 0; i < len(kv); i += 2 {
+			out[corev1.ResourceName(kv[i])] = resource.MustParse(kv[i+1])
+		}
+		return out
+	}
+	cases := map[string]struct {
+		job  *batchv1.Job
+		want corev1.ResourceList
+	}{
+		// cpu: the init container's 3 is more than the containers' 1.5.
+		"running: parallelism pods": {job(nil), list("pods", "4", "requests.nvidia.com/gpu", "4", "limits.nvidia.com/gpu", "4",
+			"requests.cpu", "12", "cpu", "12")},
+		"near the end: only the completions missing": {job(func(j *batchv1.Job) { j.Status.Succeeded = 8 }),
+			list("pods", "2", "requests.nvidia.com/gpu", "2", "limits.nvidia.com/gpu", "2", "requests.cpu", "6", "cpu", "6")},
+		"work queue: no completions": {job(func(j *batchv1.Job) { j.Spec.Completions = nil; j.Spec.Parallelism = ptr.To[int32](1) }),
+			list("pods", "1", "requests.nvidia.com/gpu", "1", "limits.nvidia.com/gpu", "1", "requests.cpu", "3", "cpu", "3")},
+		"suspended":     {job(func(j *batchv1.Job) { j.Spec.Suspend = ptr.To(true) }), nil},
+		"all succeeded": {job(func(j *batchv1.Job) { j.Status.Succeeded = 10 }), nil},
+		"complete": {job(func(j *batchv1.Job) {
+			j.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobComplete, Status: corev1.ConditionTrue}}
+		}), nil},
+		"failed": {job(func(j *batchv1.Job) {
+			j.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobFailed, Status: corev1.ConditionTrue}}
+		}), nil},
+		"being deleted": {job(func(j *batchv1.Job) { now := metav1.Now(); j.DeletionTimestamp = &now }), nil},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			got := jobDemand(c.job)
+			if diff := cmp.Diff(c.want, got, cmp.Comparer(func(a, b resource.Quantity) bool { return a.Cmp(b) == 0 })); diff != "" {
+				t.Errorf("jobDemand (-want +got):\n%s", diff)
+			}
+			// The cache keeps only what the demand reads: same answer.
+			pruned, _ := PruneJob(c.job.DeepCopy())
+			if diff := cmp.Diff(got, jobDemand(pruned.(*batchv1.Job)), cmp.Comparer(func(a, b resource.Quantity) bool { return a.Cmp(b) == 0 })); diff != "" {
+				t.Errorf("the pruned Job's demand differs (-full +pruned):\n%s", diff)
+			}
+		})
+	}
+}
