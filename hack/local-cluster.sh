@@ -150,7 +150,7 @@ cmd_up() {
 	step "serving kubelet-style resource metrics from kwok (Metric metrics-resource)"
 	local kwok_dir
 	kwok_dir=$(module_dir kwok sigs.k8s.io/kwok)
-	kubectl wait --for=condition=Established --timeout=60s crd/metrics.kwok.x-k8s.io >/dev/null ||
+	wait_for 60 "kwok's Metric CRD" kubectl wait --for=condition=Established --timeout=10s crd/metrics.kwok.x-k8s.io ||
 		fail_component kwok-controller "kwok's Metric CRD is not established"
 	kubectl apply --server-side --field-manager=tenantai-local-cluster \
 		-f "$kwok_dir/kustomize/metrics/resource/metrics-resource.yaml" >/dev/null
@@ -171,8 +171,11 @@ cmd_install() {
 	api_ready || die "cluster $CLUSTER is not running: run '$0 up' first"
 	step "installing CRDs (config/crd/bases, server-side)"
 	kubectl apply --server-side --force-conflicts --field-manager=tenantai-local-cluster -f "$root/config/crd/bases" >/dev/null
-	kubectl wait --for=condition=Established --timeout=60s crd/tenants.platform.tenantai.io \
-		crd/tenantquotas.platform.tenantai.io crd/modeldeployments.platform.tenantai.io >/dev/null
+	# kubectl wait fails at once (not waits) on a CRD created so recently that
+	# it has no conditions yet: retry it.
+	wait_for 60 "CRDs established" kubectl wait --for=condition=Established --timeout=10s crd/tenants.platform.tenantai.io \
+		crd/tenantquotas.platform.tenantai.io crd/modeldeployments.platform.tenantai.io ||
+		die "tenantai's CRDs are not Established after 60s: kubectl get crd -o yaml shows why"
 
 	step "creating the operator namespace $OPERATOR_NS"
 	kubectl apply --server-side --field-manager=tenantai-local-cluster -f - >/dev/null <<-EOF

@@ -40,9 +40,14 @@ var _ = Describe("Tenant workloads", func() {
 		plain := probePod(ns, "no-token")
 		plain.Spec.Tolerations = nil
 		plain.Spec.Containers[0].Resources = corev1.ResourceRequirements{}
+		// A volume of its own, before and after the injected one: only the
+		// token's volume and mount go.
+		plain.Spec.Volumes = []corev1.Volume{{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+		plain.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "scratch", MountPath: "/scratch"}}
 		Expect(c.client.Create(ctx, plain, client.DryRunAll)).To(Succeed())
 		Expect(plain.Spec.AutomountServiceAccountToken).To(Equal(ptr.To(false)))
-		Expect(tokenVolumes(plain)).To(BeEmpty(), "the injected token volume was not removed")
+		Expect(tokenVolumes(plain)).To(Equal([]string{"mount:scratch"}), "the injected token volume was not removed, or the pod's own went")
+		Expect(plain.Spec.Volumes).To(HaveLen(1))
 
 		optIn := probePod(ns, "with-token")
 		optIn.Spec.Tolerations = nil
@@ -50,5 +55,6 @@ var _ = Describe("Tenant workloads", func() {
 		optIn.Spec.AutomountServiceAccountToken = ptr.To(true)
 		Expect(c.client.Create(ctx, optIn, client.DryRunAll)).To(Succeed())
 		Expect(tokenVolumes(optIn)).To(HaveLen(2), "a pod that asked for its token lost it: %v", optIn.Spec.Volumes)
+		Expect(optIn.Spec.Volumes[0].Name).To(HavePrefix("kube-api-access-"))
 	})
 })
