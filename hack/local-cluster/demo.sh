@@ -103,10 +103,11 @@ while [ -n "$(unaccounted)" ]; do
 	sleep 1
 done
 
-step "apply emulated load (kwok ClusterResourceUsage) and what the acme models reference"
+step "apply emulated load (kwok ClusterResourceUsage) and what the acme samples reference"
 kubectl apply --server-side -f "$root/hack/local-cluster/demo-usage.yaml" | sed 's/^/    /'
-# The model inputs are the platform team's: a claim pre-bound to a static
-# volume, which the admission policy tenantai-storage lets only break-glass make.
+# The model inputs and the checkpoints claim are the platform team's: claims
+# pre-bound to static volumes, which the admission policy tenantai-storage
+# lets only break-glass make (the cluster has no storage provisioner).
 kubectl apply --server-side --as=platform-admin --as-group=tenantai:break-glass --as-group=system:masters \
 	-f "$demo/10-acme-prod-model-inputs.yaml" | sed 's/^/    /'
 
@@ -123,6 +124,18 @@ wait_or_explain "globex embed" --for=condition=Ready --timeout=180s -n globex-pr
 step "apply globex summarize: 3 GPUs asked, 1 left in globex's quota"
 kubectl apply --server-side -f "$demo/30-globex-summarize.yaml" | sed 's/^/    /'
 wait_or_explain "summarize to report QuotaExceeded" --for=condition=QuotaExceeded --timeout=120s -n globex-prod modeldeployment/summarize
+
+# Train, then serve, as the tenant: alice@acme.example is an acme developer.
+# kwok completes a Job's pod as soon as it runs (no training happens). A Job
+# applied again unchanged stays Complete, and the canary file holds only
+# spec.canary, under its own field manager: both steps are idempotent.
+step "apply acme's fine-tune Job as alice@acme.example (1 GPU, writes pvc://checkpoints/chat-ft-v2)"
+kubectl apply --server-side --as=alice@acme.example -f "$demo/40-acme-finetune.yaml" | sed 's/^/    /'
+wait_or_explain "the fine-tune Job" --for=condition=Complete --timeout=120s -n acme-prod job/chat-finetune
+step "apply chat's canary ft-v2 from pvc://checkpoints/chat-ft-v2 as alice@acme.example"
+kubectl apply --server-side --as=alice@acme.example --field-manager=acme-finetune \
+	-f "$demo/50-acme-chat-canary.yaml" | sed 's/^/    /'
+wait_or_explain "chat with its canary" --for=condition=Ready --timeout=180s -n acme-prod modeldeployment/chat
 # Not fatal: metrics-server needs two scrapes (10 s apart) of a pod before it
 # reports its CPU, and the HPA then reads it.
 step "wait for the HPA to read chat's CPU from metrics-server (kwok's emulated use)"
@@ -162,7 +175,17 @@ if [ "$(printf '%s\n' "$top" | wc -l)" -gt 1 ]; then
 	printf '%s\n' "$top"
 fi
 
-section "4. What was refused, and why"
+section "4. A tenant's own workload: train on a GPU, then serve the result as a canary"
+echo "\$ kubectl get jobs -n acme-prod    # applied as alice@acme.example; kwok completed its pod: no training ran"
+kubectl get jobs -n acme-prod
+echo
+kubectl get pods -n acme-prod -l batch.kubernetes.io/job-name=chat-finetune -o custom-columns='POD:.metadata.name,STATUS:.status.phase,NODE:.spec.nodeName,GPU:.spec.containers[0].resources.requests.nvidia\.com/gpu,CLAIM:.spec.volumes[?(@.persistentVolumeClaim)].persistentVolumeClaim.claimName,SA TOKEN:.spec.automountServiceAccountToken'
+echo "(SA TOKEN false: the pod left automountServiceAccountToken unset; tenantai-token-automount set it)"
+echo
+echo "\$ kubectl tenantai models -n acme-prod    # chat: v3 from S3, its canary ft-v2 from the Job's output"
+kubectl_tenantai models -n acme-prod
+
+section "5. What was refused, and why"
 msg=$(kubectl get modeldeployment summarize -n globex-prod -o jsonpath='{.status.conditions[?(@.type=="QuotaExceeded")].message}')
 printf -- '- globex-prod/summarize asked for 3 GPUs with 1 left; its status (QuotaExceeded):\n    %s\n' "$msg"
 printf -- '- a GPU pod in globex-prod, even from a cluster admin (quota admission):\n    '
@@ -183,6 +206,7 @@ cat <<EOF
   kubectl get tenants,tenantquotas
   kubectl tenantai tenants; kubectl tenantai quota globex; kubectl tenantai models -A   # docs/kubectl-plugin.md
   kubectl get modeldeployments,pods -n acme-prod -o wide
+  kubectl --as alice@acme.example -n acme-prod get jobs,pods   # what acme's developer sees
   kubectl -n acme-prod annotate pods -l platform.tenantai.io/model=chat kwok.x-k8s.io/usage-cpu=8   # emulate load
   kubectl get hpa -n acme-prod -w                                                                    # ...and watch the HPA
   operator log: $operator_log
