@@ -36,6 +36,7 @@ const (
 	checkPodToleration         = "pod-toleration"
 	checkPodGPUEnv             = "pod-gpu-env"
 	checkPodServiceAccount     = "pod-serviceaccount"
+	checkPodToken              = "pod-token"
 	checkModelGPUEnv           = "model-gpu-env"
 	checkModelToleration       = "model-toleration"
 	checkReservedRoleBinding   = "reserved-rolebinding"
@@ -62,6 +63,7 @@ var preflightChecks = []struct {
 	{checkPodToleration, []string{"namespaces", "pods", "configmaps"}},
 	{checkPodGPUEnv, []string{"namespaces", "pods"}},
 	{checkPodServiceAccount, []string{"namespaces", "pods", "configmaps"}},
+	{checkPodToken, []string{"namespaces", "pods"}},
 	{checkModelGPUEnv, []string{"modeldeployments"}},
 	{checkModelToleration, []string{"modeldeployments"}},
 	{checkReservedRoleBinding, []string{"namespaces", "rolebindings"}},

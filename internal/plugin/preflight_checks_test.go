@@ -291,6 +291,25 @@ func TestPodFindings(t *testing.T) {
 			}),
 			ns: deltaProd,
 		},
+		"a token it did not ask for (informational)": {
+			pod: pod("api", func(p *corev1.Pod) {
+				p.Spec.Volumes = []corev1.Volume{{Name: "kube-api-access-4xk2p", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+					Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token"}}}}}}}
+			}),
+			ns: deltaProd,
+			want: []PreflightFinding{{Check: checkPodToken, Namespace: "delta-prod", Kind: "Pod", Name: "api", Pods: []string{"api"}, Informational: true,
+				Finding: "mounts a service-account token it did not ask for (automountServiceAccountToken unset): running pods keep theirs, " +
+					"pods created from now on get none (tenantai-token-automount)",
+				Action: "if it calls the Kubernetes API, set automountServiceAccountToken: true in its pod template; otherwise nothing to do"}},
+		},
+		"a token it asked for": {
+			pod: pod("asked", func(p *corev1.Pod) {
+				p.Spec.AutomountServiceAccountToken = ptr.To(true)
+				p.Spec.Volumes = []corev1.Volume{{Name: "kube-api-access-4xk2p", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+					Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token"}}}}}}}
+			}),
+			ns: deltaProd,
+		},
 		"an ungranted accelerator in an init container's limits": {
 			pod: pod("amd", func(p *corev1.Pod) {
 				p.Spec.InitContainers = []corev1.Container{{Name: "warm", Resources: corev1.ResourceRequirements{Limits: list("amd.com/gpu", "1")}}}

@@ -18,7 +18,8 @@ import (
 // podFindings: tenantai-pods refuses, on create, pods that request an
 // accelerator the tenant is not granted, tolerate an accelerator taint while
 // requesting none, set NVIDIA_*/AMD_VISIBLE_DEVICES through env, or run as a
-// service account the Tenant names. Pods that run keep running. Each finding
+// service account the Tenant names; tenantai-token-automount takes the token
+// from pods that do not ask for one. Pods that run keep running. Each finding
 // names the pod's owner, so that groupPodFindings can merge its pods.
 func podFindings(pod *corev1.Pod, tn tenantNamespace) []PreflightFinding {
 	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
@@ -51,6 +52,13 @@ func podFindings(pod *corev1.Pod, tn tenantNamespace) []PreflightFinding {
 				fmt.Sprintf("run the pods as another service account, or stop naming %s in Tenant %s", sa, tn.tenant))
 		}
 	}
+	if pod.Spec.AutomountServiceAccountToken == nil && mountsToken(pod) {
+		add(checkPodToken,
+			"mounts a service-account token it did not ask for (automountServiceAccountToken unset): running pods keep theirs, "+
+				"pods created from now on get none (tenantai-token-automount)",
+			"if it calls the Kubernetes API, set automountServiceAccountToken: true in its pod template; otherwise nothing to do")
+		out[len(out)-1].Informational = true // nothing is refused; most pods never use the token
+	}
 	if env := visibilityEnv(podEnvNames(pod)); len(env) > 0 {
 		add(checkPodGPUEnv,
 			fmt.Sprintf("sets %s through env: the container runtime would show it GPUs it did not request; "+
@@ -58,6 +66,21 @@ func podFindings(pod *corev1.Pod, tn tenantNamespace) []PreflightFinding {
 			"remove the variable; request GPUs as resources (e.g. nvidia.com/gpu)")
 	}
 	return out
+}
+
+// mountsToken reports whether a pod carries the projected token volume the
+// ServiceAccount admission plugin adds (kube-api-access-*).
+func mountsToken(pod *corev1.Pod) bool {
+	for _, v := range pod.Spec.Volumes {
+		if strings.HasPrefix(v.Name, "kube-api-access-") && v.Projected != nil {
+			for _, src := range v.Projected.Sources {
+				if src.ServiceAccountToken != nil {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // podOwner is what a pod finding names: the pod's controller, a Deployment
