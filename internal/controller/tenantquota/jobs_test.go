@@ -9,6 +9,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+
+	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
 )
 
 func TestJobDemand(t *testing.T) {
@@ -69,5 +71,25 @@ func TestJobDemand(t *testing.T) {
 				t.Errorf("the pruned Job's demand differs (-full +pruned):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestEffectiveHardDefaults: object counts and exposure are bounded unless
+// spec.hard names them; a named key keeps its value, even 0 or more.
+func TestEffectiveHardDefaults(t *testing.T) {
+	tq := &platformv1alpha1.TenantQuota{Spec: platformv1alpha1.TenantQuotaSpec{Hard: corev1.ResourceList{
+		"requests.cpu": resource.MustParse("8"), "count/jobs.batch": resource.MustParse("200"),
+		corev1.ResourceServicesNodePorts: resource.MustParse("2"),
+	}}}
+	got := map[string]string{}
+	for k, v := range effectiveHard(tq) {
+		got[string(k)] = v.String()
+	}
+	want := map[string]string{
+		"requests.cpu": "8", "count/jobs.batch": "200", "services.nodeports": "2",
+		"services.loadbalancers": "0", "count/cronjobs.batch": "10", "count/statefulsets.apps": "10",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("effectiveHard (-want +got):\n%s", diff)
 	}
 }
