@@ -85,6 +85,10 @@ func testOperatorGauges(t *testing.T) {
 			`resource="requests.cpu",tenant="obs"`:           0.25,
 			`resource="services.loadbalancers",tenant="obs"`: 0,
 			`resource="services.nodeports",tenant="obs"`:     0,
+			// The object-count defaults (docs/tenants.md#workloads).
+			`resource="count/jobs.batch",tenant="obs"`:        0,
+			`resource="count/cronjobs.batch",tenant="obs"`:    0,
+			`resource="count/statefulsets.apps",tenant="obs"`: 0,
 		}))
 	errors := scraped(t, "tenantai_reconcile_errors_total")
 	g.Expect(errors).To(gomega.HaveKeyWithValue(`kind="Tenant",reason="NamespaceConflict"`, gomega.BeNumerically(">=", 1)))
@@ -109,6 +113,10 @@ func testQuotaSeriesFollowTheObject(t *testing.T, env *testenv.Env) {
 			`resource="pods",tenant="obs"`:                   0.25,
 			`resource="services.loadbalancers",tenant="obs"`: 0,
 			`resource="services.nodeports",tenant="obs"`:     0,
+			// The object-count defaults (docs/tenants.md#workloads).
+			`resource="count/jobs.batch",tenant="obs"`:        0,
+			`resource="count/cronjobs.batch",tenant="obs"`:    0,
+			`resource="count/statefulsets.apps",tenant="obs"`: 0,
 		}))
 
 	g.Expect(env.Admin.Delete(ctx, MakeTenantQuota(readyTenant).Obj())).To(gomega.Succeed())
