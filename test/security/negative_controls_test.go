@@ -172,3 +172,36 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestNegativeControlTokenAutomount: without tenantai-token-automount's
+// binding, a tenant pod keeps the token volume it did not ask for; with the
+// binding back, the volume is removed again.
+func TestNegativeControlTokenAutomount(t *testing.T) {
+	violetTenant(t)
+	ctx := context.Background()
+	stripped := func() bool {
+		pod := compliantPod("token")
+		pod.Namespace = violetNS
+		pod.Spec.ServiceAccountName = "default"
+		pod.Spec.Volumes = []corev1.Volume{{Name: "kube-api-access-abcde", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+			Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token"}}}}}}}
+		if err := admin.Create(ctx, pod, client.DryRunAll); err != nil {
+			t.Fatalf("a tenant pod was refused: %v", err)
+		}
+		return len(pod.Spec.Volumes) == 0 && pod.Spec.AutomountServiceAccountToken != nil && !*pod.Spec.AutomountServiceAccountToken
+	}
+	if !stripped() {
+		t.Fatal("the token is not removed to begin with")
+	}
+	binding := &admissionregistrationv1.MutatingAdmissionPolicyBinding{ObjectMeta: metav1.ObjectMeta{Name: "tenantai-token-automount"}}
+	if err := env.Admin.Delete(ctx, binding); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := env.ApplyManifestFile(ctx, filepath.Join(env.Root, "config", "policies", "token-automount.yaml")); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, stripped, "the token to be removed again")
+	})
+	waitFor(t, func() bool { return !stripped() }, "the pod to keep its token without the policy")
+}
