@@ -7,9 +7,9 @@ package tenantquota
 import (
 	"context"
 	"errors"
-	batchv1 "k8s.io/api/batch/v1"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"

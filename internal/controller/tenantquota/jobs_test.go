@@ -93,3 +93,32 @@ func TestEffectiveHardDefaults(t *testing.T) {
 		t.Errorf("effectiveHard (-want +got):\n%s", diff)
 	}
 }
+
+// TestStaticSplitGetsTheCountDefaults: a Static split gives 0 to what it
+// omits; the object-count defaults, which the user never wrote, are split
+// evenly instead, unless spec.hard or an entry names them.
+func TestStaticSplitGetsTheCountDefaults(t *testing.T) {
+	static := map[string]corev1.ResourceList{
+		"acme-dev":  {"requests.cpu": resource.MustParse("2")},
+		"acme-prod": {"requests.cpu": resource.MustParse("6"), "count/statefulsets.apps": resource.MustParse("4")},
+		"acme-test": {},
+	}
+	splitCountDefaults(static, corev1.ResourceList{"count/cronjobs.batch": resource.MustParse("3")})
+	got := map[string]string{}
+	for ns, list := range static {
+		for k, v := range list {
+			got[ns+" "+string(k)] = v.String()
+		}
+	}
+	want := map[string]string{
+		"acme-dev requests.cpu": "2", "acme-prod requests.cpu": "6",
+		// 50 over three: 17, 17, 16.
+		"acme-dev count/jobs.batch": "17", "acme-prod count/jobs.batch": "17", "acme-test count/jobs.batch": "16",
+		// Named by an entry: the split as written (the others get 0).
+		"acme-prod count/statefulsets.apps": "4",
+		// count/cronjobs.batch is named in spec.hard: the split as written.
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("static split (-want +got):\n%s", diff)
+	}
+}

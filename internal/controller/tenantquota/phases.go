@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -41,6 +42,36 @@ var workloadCountDefaults = corev1.ResourceList{
 	"count/jobs.batch":        resource.MustParse("50"),
 	"count/cronjobs.batch":    resource.MustParse("10"),
 	"count/statefulsets.apps": resource.MustParse("10"),
+}
+
+// splitCountDefaults gives the namespaces of a Static split the object-count
+// defaults that neither spec.hard nor any entry names, in whole units, evenly
+// (the remainder to the first in name order): a Static split gives 0 to what
+// it omits, and a default the user never wrote must not forbid every Job.
+func splitCountDefaults(static map[string]corev1.ResourceList, hard corev1.ResourceList) {
+	if len(static) == 0 {
+		return
+	}
+	names := slices.Sorted(maps.Keys(static))
+	for key, total := range workloadCountDefaults {
+		if _, named := hard[key]; named {
+			continue
+		}
+		if slices.ContainsFunc(names, func(n string) bool { _, ok := static[n][key]; return ok }) {
+			continue
+		}
+		share, rest := total.Value()/int64(len(names)), total.Value()%int64(len(names))
+		for i, n := range names {
+			amount := share
+			if int64(i) < rest {
+				amount++
+			}
+			if static[n] == nil {
+				static[n] = corev1.ResourceList{}
+			}
+			static[n][key] = *resource.NewQuantity(amount, resource.DecimalSI)
+		}
+	}
 }
 
 // effectiveHard is spec.hard plus the defaults it does not name.
@@ -212,8 +243,9 @@ func (r *Reconciler) computeTargets(_ context.Context, s *scope) (bool, error) {
 	}
 	static := map[string]corev1.ResourceList{}
 	for entry, list := range s.tq.Spec.Distribution.Static {
-		static[s.tenant.NamespaceName(entry)] = list
+		static[s.tenant.NamespaceName(entry)] = list.DeepCopy()
 	}
+	splitCountDefaults(static, s.tq.Spec.Hard)
 	s.targets = quota.Static(s.hard, s.namespaces, static)
 	// The sums are checked on the spec, not on the namespaces that exist yet:
 	// otherwise the first namespace would get its amount before a later one
