@@ -1,15 +1,20 @@
 // Package plugin implements kubectl-tenantai, the kubectl plugin that tells
 // tenant owners what they have and how much quota is left without reading
-// YAML: `tenants`, `quota <tenant>` and `models`, each as a table or as a
-// stable JSON/YAML document (docs/kubectl-plugin.md); and, for platform
-// admins before an upgrade, `preflight`: what its guardrails would refuse.
+// YAML: `tenants`, `quota <tenant>`, `models` and `workloads` (the tenant's
+// own Jobs, CronJobs, Deployments and StatefulSets, and why their pods wait),
+// each as a table or as a stable JSON/YAML document (docs/kubectl-plugin.md);
+// and, for platform admins before an upgrade, `preflight`: what its
+// guardrails would refuse.
 package plugin
 
 import (
 	"time"
 
 	"github.com/spf13/cobra"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/duration"
@@ -47,9 +52,11 @@ func NewCommand(opts Options) *cobra.Command {
 	c := &cli{opts: opts, flags: genericclioptions.NewConfigFlags(true)}
 	root := &cobra.Command{
 		Use:   "kubectl-tenantai",
-		Short: "Show tenantai tenants, their quota use and their models",
+		Short: "Show tenantai tenants, their quota use, their models and their workloads",
 		Long: "Show tenantai tenants, how much of each tenant's quota is used (GPUs first), " +
-			"and the state of ModelDeployments, as tables or as JSON/YAML documents; " +
+			"the state of ModelDeployments, and the tenant's own Jobs, CronJobs, Deployments and " +
+			"StatefulSets with why their pods wait (a quota or admission refusal, an unschedulable pod), " +
+			"as tables or as JSON/YAML documents; " +
 			"before an upgrade, list what its guardrails would refuse (preflight).",
 		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl tenantai"},
 		SilenceUsage:  true,
@@ -63,7 +70,7 @@ func NewCommand(opts Options) *cobra.Command {
 	c.flags.AddFlags(root.PersistentFlags())
 	root.PersistentFlags().StringVarP(&c.output, "output", "o", outputTable,
 		"output format: json or yaml (default: a table)")
-	root.AddCommand(c.tenantsCommand(), c.quotaCommand(), c.modelsCommand(), c.preflightCommand())
+	root.AddCommand(c.tenantsCommand(), c.quotaCommand(), c.modelsCommand(), c.workloadsCommand(), c.preflightCommand())
 	// Define --help before cobra looks for the subcommand: otherwise it takes
 	// "--help --kubeconfig f" for a flag with a value and f for a command.
 	root.InitDefaultHelpFlag()
@@ -84,12 +91,16 @@ func (c *cli) client() (client.Client, error) {
 }
 
 // newScheme knows the kinds the plugin reads: the tenantai API, the core
-// kinds (ResourceQuotas; namespaces, pods and the like for preflight) and
-// RoleBindings.
+// kinds (ResourceQuotas; namespaces, pods and the like for preflight),
+// RoleBindings, and for workloads Deployments, ReplicaSets, StatefulSets,
+// Jobs, CronJobs and events.k8s.io Events.
 func newScheme() *runtime.Scheme {
 	s := runtime.NewScheme()
 	// They only register static types; they cannot fail.
 	_ = corev1.AddToScheme(s)
+	_ = appsv1.AddToScheme(s)
+	_ = batchv1.AddToScheme(s)
+	_ = eventsv1.AddToScheme(s)
 	_ = rbacv1.AddToScheme(s)
 	_ = platformv1alpha1.AddToScheme(s)
 	return s

@@ -35,6 +35,15 @@ requests.cpu              acme-prod   4500m   30     15%
 requests.memory           (total)     32Gi    64Gi   50%
 requests.memory           acme-dev    8Gi     16Gi   50%
 requests.memory           acme-prod   24Gi    48Gi   50%
+count/cronjobs.batch      (total)     0       10     0%
+count/cronjobs.batch      acme-dev    0       5      0%
+count/cronjobs.batch      acme-prod   0       5      0%
+count/jobs.batch          (total)     0       50     0%
+count/jobs.batch          acme-dev    0       25     0%
+count/jobs.batch          acme-prod   0       25     0%
+count/statefulsets.apps   (total)     0       10     0%
+count/statefulsets.apps   acme-dev    0       5      0%
+count/statefulsets.apps   acme-prod   0       5      0%
 pods                      (total)     5       20     25%
 pods                      acme-dev    2       5      40%
 pods                      acme-prod   3       15     20%
@@ -52,6 +61,9 @@ const acmeProdQuotaTable = `RESOURCE                  NAMESPACE   USED    HARD  
 requests.nvidia.com/gpu   acme-prod   3       6      50%
 requests.cpu              acme-prod   4500m   30     15%
 requests.memory           acme-prod   24Gi    48Gi   50%
+count/cronjobs.batch      acme-prod   0       5      0%
+count/jobs.batch          acme-prod   0       25     0%
+count/statefulsets.apps   acme-prod   0       5      0%
 pods                      acme-prod   3       15     20%
 services.loadbalancers    acme-prod   0       0      -
 services.nodeports        acme-prod   0       0      -

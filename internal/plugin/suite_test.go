@@ -29,13 +29,15 @@ import (
 )
 
 // TestMain runs the operator and kube-controller-manager with its quota,
-// Deployment and ReplicaSet controllers: model pods are really created, really
-// counted in ResourceQuota status.used and really refused by quota admission,
-// so the tables below show what a cluster shows.
+// Deployment, ReplicaSet, Job and StatefulSet controllers: model and workload
+// pods are really created, really counted in ResourceQuota status.used and
+// really refused by quota admission and the admission policies (the refusals
+// of a controller's pods recorded in its FailedCreate Events), so the tables
+// below show what a cluster shows.
 func TestMain(m *testing.M) {
 	ctrl.SetLogger(logr.Discard())
 	format.TruncatedDiff = false
-	testenv.Main(m, testenv.Options{ControllerManager: true, ExtraControllers: "deployment,replicaset",
+	testenv.Main(m, testenv.Options{ControllerManager: true, ExtraControllers: "deployment,replicaset,job,statefulset",
 		Setup: func(env *testenv.Env) (func(), error) {
 			_, stop, err := env.StartManager(context.Background(), testenv.TestConfig())
 			if err != nil {
