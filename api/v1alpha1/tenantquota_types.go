@@ -2,6 +2,7 @@ package v1alpha1
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -44,6 +45,21 @@ const (
 	// DistributionStatic gives each namespace entry exactly what is listed.
 	DistributionStatic DistributionMode = "Static"
 )
+
+// DefaultObjectCounts are the object counts a TenantQuota enforces when
+// spec.hard does not name them: they bound the workloads tenants create
+// themselves (docs/tenants.md#workloads). A finished Job stays until it is
+// deleted or its ttlSecondsAfterFinished passes, and each object is paid in
+// etcd and in every controller's cache. Deployments get no default: a
+// ModelDeployment's Deployments count too, and a default could stop an
+// existing tenant's next model on upgrade.
+func DefaultObjectCounts() corev1.ResourceList {
+	return corev1.ResourceList{
+		"count/jobs.batch":        resource.MustParse("50"),
+		"count/cronjobs.batch":    resource.MustParse("10"),
+		"count/statefulsets.apps": resource.MustParse("10"),
+	}
+}
 
 // TenantRef names a Tenant.
 type TenantRef struct {

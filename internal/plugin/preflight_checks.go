@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -43,6 +44,7 @@ const (
 	checkReleaseBinding        = "release-rolebinding"
 	checkOrphanedNamespace     = "orphaned-namespace"
 	checkQuotaServiceGrant     = "quota-service-grant"
+	checkQuotaCountDefault     = "quota-count-default"
 )
 
 // preflightChecks are the checks in output order, each with the resources it
@@ -70,6 +72,7 @@ var preflightChecks = []struct {
 	{checkReleaseBinding, []string{"namespaces", "rolebindings", "tenants"}},
 	{checkOrphanedNamespace, []string{"namespaces", "tenants"}},
 	{checkQuotaServiceGrant, []string{"tenants", "tenantquotas"}},
+	{checkQuotaCountDefault, []string{"namespaces", "tenantquotas", "jobs", "cronjobs", "statefulsets"}},
 }
 
 // checkIndex is a check's position in the output order.
@@ -153,9 +156,11 @@ func (s *snapshot) findings() []PreflightFinding {
 	for i := range s.models.Items {
 		out = append(out, modelFindings(&s.models.Items[i])...)
 	}
+	counts := s.objectCounts(namespaces)
 	for i := range s.quotas.Items {
 		tq := &s.quotas.Items[i]
 		out = append(out, quotaGrantFindings(tenants[tq.Spec.TenantRef.Name], tq)...)
+		out = append(out, quotaCountFindings(tq, counts[tq.Spec.TenantRef.Name])...)
 	}
 	return out
 }
@@ -510,6 +515,50 @@ func quotaGrantFindings(t *platformv1alpha1.Tenant, tq *platformv1alpha1.TenantQ
 			Finding: fmt.Sprintf("TenantQuota %s gives %s %s, but spec.exposure.serviceTypes does not list %s: "+
 				"it stays granted through the quota for compatibility", tq.Name, g.resource, q.String(), g.typ),
 			Action: fmt.Sprintf("add %s to spec.exposure.serviceTypes: that field is the grant from now on", g.typ),
+		})
+	}
+	return out
+}
+
+// objectCounts are, per tenant, its Jobs, CronJobs and StatefulSets, by the
+// quota key that counts them.
+func (s *snapshot) objectCounts(namespaces map[string]tenantNamespace) map[string]map[corev1.ResourceName]int64 {
+	out := map[string]map[corev1.ResourceName]int64{}
+	for key, list := range map[corev1.ResourceName]*metav1.PartialObjectMetadataList{
+		"count/jobs.batch": &s.jobs, "count/cronjobs.batch": &s.cronJobs, "count/statefulsets.apps": &s.statefulSets,
+	} {
+		for i := range list.Items {
+			tn, ok := namespaces[list.Items[i].Namespace]
+			if !ok {
+				continue
+			}
+			if out[tn.tenant] == nil {
+				out[tn.tenant] = map[corev1.ResourceName]int64{}
+			}
+			out[tn.tenant][key]++
+		}
+	}
+	return out
+}
+
+// quotaCountFindings: the TenantQuota now enforces object counts that
+// spec.hard does not name (v1alpha1.DefaultObjectCounts). A tenant already
+// above one keeps its objects, but quota admission refuses new ones until it
+// is below (finished Jobs count until they are deleted).
+func quotaCountFindings(tq *platformv1alpha1.TenantQuota, counts map[corev1.ResourceName]int64) []PreflightFinding {
+	var out []PreflightFinding
+	defaults := platformv1alpha1.DefaultObjectCounts()
+	for _, key := range slices.Sorted(maps.Keys(defaults)) {
+		limit := defaults[key]
+		if _, named := tq.Spec.Hard[key]; named || counts[key] <= limit.Value() {
+			continue
+		}
+		out = append(out, PreflightFinding{
+			Check: checkQuotaCountDefault, Kind: "TenantQuota", Name: tq.Name,
+			Finding: fmt.Sprintf("the tenant's namespaces hold %d objects counted by %s, and this release enforces %s %s when spec.hard does not name it: "+
+				"existing ones stay, new ones are refused until fewer remain (finished Jobs count until deleted)",
+				counts[key], key, key, limit.String()),
+			Action: fmt.Sprintf("name %s in TenantQuota %s's spec.hard with the number the tenant needs, or delete what it no longer uses", key, tq.Name),
 		})
 	}
 	return out

@@ -657,6 +657,30 @@ func TestQuotaGrantFindings(t *testing.T) {
 	}
 }
 
+func TestQuotaCountFindings(t *testing.T) {
+	jobs := PreflightFinding{Check: checkQuotaCountDefault, Kind: "TenantQuota", Name: "delta",
+		Finding: "the tenant's namespaces hold 51 objects counted by count/jobs.batch, and this release enforces count/jobs.batch 50 " +
+			"when spec.hard does not name it: existing ones stay, new ones are refused until fewer remain (finished Jobs count until deleted)",
+		Action: "name count/jobs.batch in TenantQuota delta's spec.hard with the number the tenant needs, or delete what it no longer uses"}
+	cases := map[string]struct {
+		quota  *platformv1alpha1.TenantQuota
+		counts map[corev1.ResourceName]int64
+		want   []PreflightFinding
+	}{
+		"above the default":  {MakeTenantQuota("delta").Obj(), map[corev1.ResourceName]int64{"count/jobs.batch": 51, "count/cronjobs.batch": 10}, []PreflightFinding{jobs}},
+		"at the default":     {MakeTenantQuota("delta").Obj(), map[corev1.ResourceName]int64{"count/jobs.batch": 50}, nil},
+		"named in spec.hard": {MakeTenantQuota("delta").Hard("count/jobs.batch", "10").Obj(), map[corev1.ResourceName]int64{"count/jobs.batch": 51}, nil},
+		"no workloads":       {MakeTenantQuota("delta").Obj(), nil, nil},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, quotaCountFindings(tc.quota, tc.counts)); diff != "" {
+				t.Errorf("findings (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 // TestPreflightOutput runs the checks on a snapshot: only tenant namespaces
 // are checked, a check whose reads failed is dropped, findings are sorted
 // by check, namespace and object, and the table ends with its summary.

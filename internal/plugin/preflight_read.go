@@ -7,6 +7,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
@@ -26,6 +27,10 @@ type snapshot struct {
 	tenants      platformv1alpha1.TenantList
 	quotas       platformv1alpha1.TenantQuotaList
 	models       platformv1alpha1.ModelDeploymentList
+	// Only the metadata of workloads: the count-default check counts them.
+	jobs         metav1.PartialObjectMetadataList
+	cronJobs     metav1.PartialObjectMetadataList
+	statefulSets metav1.PartialObjectMetadataList
 }
 
 // source is one list the preflight reads, named as RBAC names the resource.
@@ -40,6 +45,9 @@ func (s *snapshot) sources() []source {
 	// Only the metadata of token Secrets is read (the field selector keeps
 	// the others out): the preflight never receives a token.
 	s.tokenSecrets.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("SecretList"))
+	s.jobs.SetGroupVersionKind(schema.GroupVersionKind{Group: "batch", Version: "v1", Kind: "JobList"})
+	s.cronJobs.SetGroupVersionKind(schema.GroupVersionKind{Group: "batch", Version: "v1", Kind: "CronJobList"})
+	s.statefulSets.SetGroupVersionKind(schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "StatefulSetList"})
 	return []source{
 		{resource: "namespaces", list: &s.namespaces},
 		{resource: "configmaps", list: &s.policies,
@@ -53,6 +61,9 @@ func (s *snapshot) sources() []source {
 		{resource: "tenants", list: &s.tenants},
 		{resource: "tenantquotas", list: &s.quotas},
 		{resource: "modeldeployments", list: &s.models},
+		{resource: "jobs", list: &s.jobs},
+		{resource: "cronjobs", list: &s.cronJobs},
+		{resource: "statefulsets", list: &s.statefulSets},
 	}
 }
 

@@ -9,6 +9,7 @@ package upgrade_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/onsi/gomega"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -84,6 +86,13 @@ func TestUpgradeFromThePreviousRelease(t *testing.T) {
 	nodePort := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "legacy-prod", Name: "edge"},
 		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, Ports: []corev1.ServicePort{{Port: 8000}}}}
 	g.Expect(env.Admin.Create(ctx, nodePort)).To(gomega.Succeed())
+	// The previous release counted no Jobs: 60 of them (a cluster admin's,
+	// since tenants could not make Jobs then), more than this release's
+	// default of 50.
+	stripCountDefaults(g, env, admin)
+	for i := range 60 {
+		g.Expect(env.Admin.Create(ctx, suspendedJob([]string{"legacy-prod", "legacy-dev"}[i%2], fmt.Sprintf("batch-%d", i)))).To(gomega.Succeed())
+	}
 
 	// The upgrade: this release's policies, then its operator, while watching
 	// the tenant's RoleBindings.
@@ -157,6 +166,22 @@ func TestUpgradeFromThePreviousRelease(t *testing.T) {
 		g.Expect(env.Admin.Create(ctx, second, client.DryRunAll)).To(gomega.Succeed())
 	})
 
+	t.Run("Jobs above the new count default stay; new ones wait until fewer remain", func(t *testing.T) {
+		g := gomega.NewWithT(t)
+		g.Eventually(func() string {
+			rq := &corev1.ResourceQuota{}
+			_ = env.Admin.Get(ctx, client.ObjectKey{Namespace: "legacy-prod", Name: naming.ResourceQuota}, rq)
+			used := rq.Status.Used["count/jobs.batch"]
+			return used.String()
+		}).Should(gomega.Equal("30"), "kube-controller-manager to count the Jobs of the previous release")
+		jobs := &batchv1.JobList{}
+		g.Expect(env.Admin.List(ctx, jobs, client.InNamespace("legacy-prod"))).To(gomega.Succeed())
+		g.Expect(jobs.Items).To(gomega.HaveLen(30), "the upgrade removed Jobs")
+		err := env.Admin.Create(ctx, suspendedJob("legacy-prod", "one-more"), client.DryRunAll)
+		g.Expect(err).To(gomega.HaveOccurred())
+		g.Expect(err.Error()).To(gomega.ContainSubstring("exceeded quota: " + naming.ResourceQuota + ", requested: count/jobs.batch=1"))
+	})
+
 	t.Run("at rest after the upgrade, a reconcile writes nothing", func(t *testing.T) {
 		g := gomega.NewWithT(t)
 		g.Eventually(func() []string {
@@ -165,6 +190,27 @@ func TestUpgradeFromThePreviousRelease(t *testing.T) {
 			return env.Writes.Writes()
 		}, time.Minute).Should(gomega.BeEmpty())
 	})
+}
+
+// stripCountDefaults removes the object counts this release adds to the
+// tenant's ResourceQuotas, as the previous release wrote them.
+func stripCountDefaults(g gomega.Gomega, env *testenv.Env, admin client.Client) {
+	ctx := context.Background()
+	list := &corev1.ResourceQuotaList{}
+	g.Expect(env.Admin.List(ctx, list, client.MatchingLabels{platformv1alpha1.TenantLabel: "legacy"})).To(gomega.Succeed())
+	for i := range list.Items {
+		rq := &list.Items[i]
+		for key := range platformv1alpha1.DefaultObjectCounts() {
+			delete(rq.Spec.Hard, key)
+		}
+		g.Expect(admin.Update(ctx, rq)).To(gomega.Succeed())
+	}
+}
+
+func suspendedJob(namespace, name string) *batchv1.Job {
+	pod := corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "work", Image: "example.com/work:1"}}}
+	return &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
+		Spec: batchv1.JobSpec{Suspend: ptr.To(true), Template: corev1.PodTemplateSpec{Spec: pod}}}
 }
 
 // stripNewRecords removes what this release records from the objects an

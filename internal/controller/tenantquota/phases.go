@@ -31,19 +31,6 @@ var exposureDefaults = corev1.ResourceList{
 	corev1.ResourceServicesLoadBalancers: resource.MustParse("0"),
 }
 
-// workloadCountDefaults bound the objects behind the workloads tenants create
-// themselves (docs/tenants.md): a finished Job stays until it is deleted or
-// its ttlSecondsAfterFinished passes, and each object is paid in etcd and in
-// every controller's cache. Deployments are not bounded by default: a
-// ModelDeployment's Deployments count too, and a default could stop an
-// existing tenant's next model on upgrade. Naming a key in spec.hard
-// replaces its default.
-var workloadCountDefaults = corev1.ResourceList{
-	"count/jobs.batch":        resource.MustParse("50"),
-	"count/cronjobs.batch":    resource.MustParse("10"),
-	"count/statefulsets.apps": resource.MustParse("10"),
-}
-
 // splitCountDefaults gives the namespaces of a Static split the object-count
 // defaults that neither spec.hard nor any entry names, in whole units, evenly
 // (the remainder to the first in name order): a Static split gives 0 to what
@@ -53,7 +40,7 @@ func splitCountDefaults(static map[string]corev1.ResourceList, hard corev1.Resou
 		return
 	}
 	names := slices.Sorted(maps.Keys(static))
-	for key, total := range workloadCountDefaults {
+	for key, total := range platformv1alpha1.DefaultObjectCounts() {
 		if _, named := hard[key]; named {
 			continue
 		}
@@ -77,7 +64,7 @@ func splitCountDefaults(static map[string]corev1.ResourceList, hard corev1.Resou
 // effectiveHard is spec.hard plus the defaults it does not name.
 func effectiveHard(tq *platformv1alpha1.TenantQuota) corev1.ResourceList {
 	hard := tq.Spec.Hard.DeepCopy()
-	for _, defaults := range []corev1.ResourceList{exposureDefaults, workloadCountDefaults} {
+	for _, defaults := range []corev1.ResourceList{exposureDefaults, platformv1alpha1.DefaultObjectCounts()} {
 		for k, v := range defaults {
 			if _, ok := hard[k]; !ok {
 				hard[k] = v.DeepCopy()
