@@ -198,7 +198,7 @@ func preflightAuditor(t *testing.T, c *cluster) {
 		"warning: cannot list rolebindings: " + forbidden("rolebindings", "rbac.authorization.k8s.io") + "; skipped: reserved-rolebinding, release-rolebinding",
 		"warning: cannot list tenants: " + forbidden("tenants", "platform.tenantai.io") +
 			"; skipped: system-subject, serviceaccount-subject, release-rolebinding, orphaned-namespace, quota-service-grant",
-		"warning: cannot list tenantquotas: " + forbidden("tenantquotas", "platform.tenantai.io") + "; skipped: quota-service-grant",
+		"warning: cannot list tenantquotas: " + forbidden("tenantquotas", "platform.tenantai.io") + "; skipped: quota-service-grant, quota-count-default",
 		"warning: cannot list modeldeployments: " + forbidden("modeldeployments", "platform.tenantai.io") + "; skipped: model-gpu-env, model-toleration",
 	}, "\n") + "\n"
 	skipped := []string{"token-secret", "reserved-rolebinding", "system-subject", "serviceaccount-subject", "orphaned-namespace",
