@@ -5,6 +5,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
@@ -56,5 +57,39 @@ func TestCacheKeepsNoSecondCopyOfAppliedObjects(t *testing.T) {
 	secret := out.(*corev1.Secret)
 	if secret.Annotations[corev1.LastAppliedConfigAnnotation] == "" || secret.ManagedFields != nil {
 		t.Errorf("the Secret lost last-applied-configuration or kept managedFields: %v", secret.ObjectMeta)
+	}
+}
+
+// TestCachedQuotaSharesItsEnforcedHard: an enforced ResourceQuota keeps one
+// map for spec.hard and status.hard; one not yet enforced keeps both, so the
+// TenantQuota controller still sees that it waits for enforcement.
+func TestCachedQuotaSharesItsEnforcedHard(t *testing.T) {
+	var transform func(any) (any, error)
+	for obj, by := range CacheOptions(time.Hour).ByObject {
+		if _, ok := obj.(*corev1.ResourceQuota); ok {
+			transform = by.Transform
+		}
+	}
+	if transform == nil {
+		t.Fatal("ResourceQuotas have no transform")
+	}
+	quota := func(spec, status string) *corev1.ResourceQuota {
+		return &corev1.ResourceQuota{ObjectMeta: appliedClientSide(),
+			Spec:   corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{"pods": resource.MustParse(spec)}},
+			Status: corev1.ResourceQuotaStatus{Hard: corev1.ResourceList{"pods": resource.MustParse(status)}}}
+	}
+	out, _ := transform(quota("4", "4"))
+	enforced := out.(*corev1.ResourceQuota)
+	enforced.Spec.Hard["probe"] = resource.MustParse("1")
+	if _, shared := enforced.Status.Hard["probe"]; !shared {
+		t.Error("an enforced quota keeps two copies of its hard")
+	}
+	if enforced.ManagedFields != nil || enforced.Annotations[corev1.LastAppliedConfigAnnotation] != "" {
+		t.Error("the quota's metadata was not trimmed")
+	}
+	out, _ = transform(quota("4", "2"))
+	pending := out.(*corev1.ResourceQuota)
+	if got := pending.Status.Hard["pods"]; got.String() != "2" {
+		t.Errorf("a quota waiting for enforcement shows status.hard pods=%s, want 2", got.String())
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/selection"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	quotav1 "k8s.io/apiserver/pkg/quota/v1"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -149,7 +150,7 @@ func CacheOptions(syncPeriod time.Duration) cache.Options {
 			// their annotations must all be kept.
 			&corev1.Secret{}: {Label: ManagedSelector(), Transform: cache.TransformStripManagedFields(),
 				Namespaces: map[string]cache.Config{platformv1alpha1.OperatorNamespace: {}}},
-			&corev1.ResourceQuota{}:                  managed,
+			&corev1.ResourceQuota{}:                  {Label: ManagedSelector(), Transform: pruneResourceQuota},
 			&corev1.Service{}:                        managed,
 			&corev1.ServiceAccount{}:                 managed,
 			&appsv1.Deployment{}:                     {Label: ManagedSelector(), Transform: apply.PruneDeployment},
@@ -160,6 +161,18 @@ func CacheOptions(syncPeriod time.Duration) cache.Options {
 			&batchv1.Job{}: {Transform: tenantquota.PruneJob},
 		},
 	}
+}
+
+// pruneResourceQuota is trimMetadata, and once kube-controller-manager
+// enforces the spec (status.hard equal to spec.hard, the usual state) one map
+// serves both: a quota's three lists (spec.hard, status.hard, status.used)
+// are most of a cached ResourceQuota, and readers get deep copies.
+func pruneResourceQuota(obj any) (any, error) {
+	obj, err := trimMetadata(obj)
+	if rq, ok := obj.(*corev1.ResourceQuota); ok && err == nil && quotav1.Equals(rq.Spec.Hard, rq.Status.Hard) {
+		rq.Status.Hard = rq.Spec.Hard
+	}
+	return obj, err
 }
 
 // trimMetadata is the cache transform of every kind the operator never
