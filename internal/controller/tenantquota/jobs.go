@@ -5,6 +5,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
+	resourcehelper "k8s.io/component-helpers/resource"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 )
@@ -29,15 +30,18 @@ func PruneJob(obj any) (any, error) {
 	pruned.ResourceVersion, pruned.Generation = j.ResourceVersion, j.Generation
 	pruned.DeletionTimestamp = j.DeletionTimestamp
 	pruned.Spec.Parallelism, pruned.Spec.Completions, pruned.Spec.Suspend = j.Spec.Parallelism, j.Spec.Completions, j.Spec.Suspend
+	// What resourcehelper.PodRequests reads: container resources, whether an
+	// init container is a sidecar, and pod-level resources.
 	resources := func(cs []corev1.Container) []corev1.Container {
 		out := make([]corev1.Container, len(cs))
 		for i := range cs {
-			out[i].Resources = cs[i].Resources
+			out[i].Resources, out[i].RestartPolicy = cs[i].Resources, cs[i].RestartPolicy
 		}
 		return out
 	}
 	pruned.Spec.Template.Spec.Containers = resources(j.Spec.Template.Spec.Containers)
 	pruned.Spec.Template.Spec.InitContainers = resources(j.Spec.Template.Spec.InitContainers)
+	pruned.Spec.Template.Spec.Resources = j.Spec.Template.Spec.Resources
 	pruned.Status.Active, pruned.Status.Succeeded = j.Status.Active, j.Status.Succeeded
 	for _, c := range j.Status.Conditions {
 		if finishing(c) {
@@ -79,37 +83,11 @@ func jobDemand(j *batchv1.Job) corev1.ResourceList {
 	if pods <= 0 {
 		return nil
 	}
-	return podsUsage(podRequests(&j.Spec.Template.Spec), podLimits(&j.Spec.Template.Spec), pods)
-}
-
-// podRequests and podLimits are a pod's effective requests and limits: the
-// sum over its containers, or an init container's when larger (init
-// containers run one at a time, before the others).
-func podRequests(spec *corev1.PodSpec) corev1.ResourceList {
-	return effective(spec, func(c *corev1.Container) corev1.ResourceList { return c.Resources.Requests })
-}
-
-func podLimits(spec *corev1.PodSpec) corev1.ResourceList {
-	return effective(spec, func(c *corev1.Container) corev1.ResourceList { return c.Resources.Limits })
-}
-
-func effective(spec *corev1.PodSpec, of func(*corev1.Container) corev1.ResourceList) corev1.ResourceList {
-	out := corev1.ResourceList{}
-	for i := range spec.Containers {
-		for name, q := range of(&spec.Containers[i]) {
-			sum := out[name]
-			sum.Add(q)
-			out[name] = sum
-		}
-	}
-	for i := range spec.InitContainers {
-		for name, q := range of(&spec.InitContainers[i]) {
-			if cur, ok := out[name]; !ok || q.Cmp(cur) > 0 {
-				out[name] = q.DeepCopy()
-			}
-		}
-	}
-	return out
+	// Counted as quota admission counts a pod (init containers, sidecars,
+	// pod-level resources).
+	pod := &corev1.Pod{Spec: j.Spec.Template.Spec}
+	return podsUsage(resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{}),
+		resourcehelper.PodLimits(pod, resourcehelper.PodResourcesOptions{}), pods)
 }
 
 // podsUsage is what n pods with these requests and limits count in

@@ -49,6 +49,12 @@ func TestJobDemand(t *testing.T) {
 			list("pods", "2", "requests.nvidia.com/gpu", "2", "limits.nvidia.com/gpu", "2", "requests.cpu", "6", "cpu", "6")},
 		"work queue: no completions": {job(func(j *batchv1.Job) { j.Spec.Completions = nil; j.Spec.Parallelism = ptr.To[int32](1) }),
 			list("pods", "1", "requests.nvidia.com/gpu", "1", "limits.nvidia.com/gpu", "1", "requests.cpu", "3", "cpu", "3")},
+		// A sidecar (an init container that keeps running) adds to the
+		// containers, as quota admission counts it: 1.5 + 1 per pod.
+		"a sidecar": {job(func(j *batchv1.Job) {
+			j.Spec.Template.Spec.InitContainers = []corev1.Container{{RestartPolicy: ptr.To(corev1.ContainerRestartPolicyAlways),
+				Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")}}}}
+		}), list("pods", "4", "requests.nvidia.com/gpu", "4", "limits.nvidia.com/gpu", "4", "requests.cpu", "10", "cpu", "10")},
 		"suspended":     {job(func(j *batchv1.Job) { j.Spec.Suspend = ptr.To(true) }), nil},
 		"all succeeded": {job(func(j *batchv1.Job) { j.Status.Succeeded = 10 }), nil},
 		"complete": {job(func(j *batchv1.Job) {
