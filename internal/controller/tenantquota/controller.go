@@ -91,8 +91,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int, guard
 		Watches(&platformv1alpha1.Tenant{}, handler.EnqueueRequestsFromMapFunc(mapTenant)).
 		Watches(&corev1.Namespace{}, byTenant).
 		Watches(&corev1.ResourceQuota{}, byTenant).
-		Watches(&platformv1alpha1.ModelDeployment{}, handler.EnqueueRequestsFromMapFunc(r.mapModelDeployment)).
-		Watches(&batchv1.Job{}, handler.EnqueueRequestsFromMapFunc(r.mapModelDeployment), builder.WithPredicates(jobDemandChanged{})).
+		Watches(&platformv1alpha1.ModelDeployment{}, handler.EnqueueRequestsFromMapFunc(r.mapByNamespace)).
+		Watches(&batchv1.Job{}, handler.EnqueueRequestsFromMapFunc(r.mapByNamespace), builder.WithPredicates(jobDemandChanged{})).
 		// A TenantQuota being deleted under quotaPolicy Required waits for
 		// the tenant's RoleBindings to go before its quotas do.
 		WatchesRawSource(guardrails.Source(&rbacv1.RoleBinding{}, byTenant, predicates.DeletionOnly{})).
@@ -113,7 +113,9 @@ func mapByTenantLabel(_ context.Context, obj client.Object) []reconcile.Request 
 	return nil
 }
 
-func (r *Reconciler) mapModelDeployment(ctx context.Context, obj client.Object) []reconcile.Request {
+// mapByNamespace maps an object in a tenant namespace (a ModelDeployment, a
+// Job: demand) to its tenant's TenantQuota, through the namespace's label.
+func (r *Reconciler) mapByNamespace(ctx context.Context, obj client.Object) []reconcile.Request {
 	ns := &corev1.Namespace{}
 	if err := r.Client.Get(ctx, client.ObjectKey{Name: obj.GetNamespace()}, ns); err != nil {
 		return nil

@@ -15,9 +15,10 @@ import (
 
 // demand estimates what a namespace wants beyond its use, so that Dynamic
 // mode pulls headroom to it: the ModelDeployments' desired replicas × their
-// requests, what its running Jobs' next pods need (jobDemand), and the amounts that quota admission refused them (reported in
-// their QuotaExceeded condition). A pod larger than an even share can then
-// still fit.
+// requests, what its running Jobs' next pods need (jobDemand), and the
+// amounts that quota admission refused the models (reported in their
+// QuotaExceeded condition). A pod larger than an even share can then still
+// fit.
 func (r *Reconciler) demand(ctx context.Context, namespace string, used corev1.ResourceList) (corev1.ResourceList, error) {
 	list := &platformv1alpha1.ModelDeploymentList{}
 	if err := r.Client.List(ctx, list, client.InNamespace(namespace)); err != nil {
