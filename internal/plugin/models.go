@@ -9,7 +9,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "github.com/tenantai/tenantai/api/v1alpha1"
 )
@@ -79,23 +78,17 @@ func (c *cli) modelsCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			list := &platformv1alpha1.ModelDeploymentList{}
-			var opts []client.ListOption
-			scope, hint := "in any namespace", hintAllNamespaces
-			if !allNamespaces {
-				ns, _, err := c.namespace()
-				if err != nil {
-					return err
-				}
-				opts = append(opts, client.InNamespace(ns))
-				scope, hint = fmt.Sprintf("in namespace %q", ns), hintNamespace
+			sc, err := c.scope(allNamespaces)
+			if err != nil {
+				return err
 			}
-			if err := kube.List(cmd.Context(), list, opts...); err != nil {
-				return readError(err, "ModelDeployments "+scope, hint)
+			list := &platformv1alpha1.ModelDeploymentList{}
+			if err := kube.List(cmd.Context(), list, sc.listOptions()...); err != nil {
+				return readError(err, "ModelDeployments "+sc.what, sc.hint)
 			}
 			out := modelsOutput(list.Items)
 			if len(out.Models) == 0 && c.output == outputTable {
-				_, err := fmt.Fprintf(c.opts.IOStreams.ErrOut, "No ModelDeployments found %s.\n", scope)
+				_, err := fmt.Fprintf(c.opts.IOStreams.ErrOut, "No ModelDeployments found %s.\n", sc.what)
 				return err
 			}
 			return printResult(c.opts.IOStreams.Out, c.output, out, func() *table { return modelsTable(out, allNamespaces) })

@@ -8,6 +8,7 @@
 package plugin
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -110,6 +111,33 @@ func newScheme() *runtime.Scheme {
 // explicit says whether -n was given.
 func (c *cli) namespace() (ns string, explicit bool, err error) {
 	return c.flags.ToRawKubeConfigLoader().Namespace()
+}
+
+// readScope is where a namespaced command reads: one namespace, or every
+// one (namespace empty), with the words and hint of a refused read.
+type readScope struct {
+	namespace  string
+	what, hint string
+}
+
+// listOptions restrict a List to the scope.
+func (sc readScope) listOptions() []client.ListOption {
+	if sc.namespace == "" {
+		return nil
+	}
+	return []client.ListOption{client.InNamespace(sc.namespace)}
+}
+
+// scope is every namespace with -A, else -n's or the kubeconfig context's.
+func (c *cli) scope(allNamespaces bool) (readScope, error) {
+	if allNamespaces {
+		return readScope{what: "in any namespace", hint: hintAllNamespaces}, nil
+	}
+	ns, _, err := c.namespace()
+	if err != nil {
+		return readScope{}, err
+	}
+	return readScope{namespace: ns, what: fmt.Sprintf("in namespace %q", ns), hint: hintNamespace}, nil
 }
 
 // age is the AGE column of an object created at t, as kubectl prints it.

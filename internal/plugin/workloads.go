@@ -132,13 +132,9 @@ func (c *cli) workloadsCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			sc := workloadScope{what: "in any namespace", hint: hintAllNamespaces}
-			if !allNamespaces {
-				ns, _, err := c.namespace()
-				if err != nil {
-					return err
-				}
-				sc = workloadScope{namespace: ns, what: fmt.Sprintf("in namespace %q", ns), hint: hintNamespace}
+			sc, err := c.scope(allNamespaces)
+			if err != nil {
+				return err
 			}
 			snap, err := readWorkloads(cmd.Context(), kube, sc)
 			if err != nil {
@@ -155,13 +151,6 @@ func (c *cli) workloadsCommand() *cobra.Command {
 	}
 	cmd.Flags().BoolVarP(&allNamespaces, "all-namespaces", "A", false, "list the workloads of every namespace")
 	return cmd
-}
-
-// workloadScope is where the workloads are read: one namespace, or every
-// one (namespace empty), with the words and hint of a refused read.
-type workloadScope struct {
-	namespace  string
-	what, hint string
 }
 
 // workloadSnapshot is what the command reads in its scope.
@@ -185,16 +174,13 @@ func (s *workloadSnapshot) empty() bool {
 // readWorkloads lists the workloads not managed by tenantai and, when there
 // are any, what explains them. A refused read says what was refused and
 // what to run instead.
-func readWorkloads(ctx context.Context, kube client.Client, sc workloadScope) (*workloadSnapshot, error) {
+func readWorkloads(ctx context.Context, kube client.Client, sc readScope) (*workloadSnapshot, error) {
 	notManaged, err := labels.NewRequirement(platformv1alpha1.ManagedByLabel, selection.NotEquals,
 		[]string{platformv1alpha1.ManagedByValue})
 	if err != nil {
 		return nil, err
 	}
-	var inScope []client.ListOption
-	if sc.namespace != "" {
-		inScope = append(inScope, client.InNamespace(sc.namespace))
-	}
+	inScope := sc.listOptions()
 	tenants := append([]client.ListOption{client.MatchingLabelsSelector{Selector: labels.NewSelector().Add(*notManaged)}}, inScope...)
 	s := &workloadSnapshot{}
 	err = listAll(ctx, kube, sc, []scopedList{
@@ -229,7 +215,7 @@ type scopedList struct {
 
 // listAll reads each list in turn; the first refusal ends it, saying what
 // was refused and what to run instead.
-func listAll(ctx context.Context, kube client.Client, sc workloadScope, lists []scopedList) error {
+func listAll(ctx context.Context, kube client.Client, sc readScope, lists []scopedList) error {
 	for _, l := range lists {
 		if err := kube.List(ctx, l.list, l.opts...); err != nil {
 			return readError(err, l.what+" "+sc.what, sc.hint)

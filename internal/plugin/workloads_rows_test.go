@@ -335,7 +335,7 @@ func TestReadWorkloadsSkipsTenantaiManaged(t *testing.T) {
 	elsewhere := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "acme-dev", Name: "web"}}
 	kube := fake.NewClientBuilder().WithScheme(newScheme()).WithObjects(managed, own, elsewhere).
 		WithIndex(&eventsv1.Event{}, "reason", func(o client.Object) []string { return []string{o.(*eventsv1.Event).Reason} }).Build()
-	snap, err := readWorkloads(context.Background(), kube, workloadScope{namespace: "acme-prod"})
+	snap, err := readWorkloads(context.Background(), kube, readScope{namespace: "acme-prod"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -345,7 +345,7 @@ func TestReadWorkloadsSkipsTenantaiManaged(t *testing.T) {
 	}
 
 	kube = fake.NewClientBuilder().WithScheme(newScheme()).WithObjects(managed).Build()
-	snap, err = readWorkloads(context.Background(), kube, workloadScope{namespace: "acme-prod"})
+	snap, err = readWorkloads(context.Background(), kube, readScope{namespace: "acme-prod"})
 	if err != nil || !snap.empty() {
 		t.Errorf("only a model's Deployment: %v, %+v", err, snap)
 	}
