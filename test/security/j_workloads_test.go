@@ -3,6 +3,7 @@ package security_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -359,17 +361,7 @@ func throughDeployment(t *testing.T, c client.Client, name string, tpl corev1.Po
 	}
 	cleanup(t, d)
 	// The pods are the ReplicaSet's: find it, then its pod or its refusal.
-	return podOrRefusal(t, "ReplicaSet", func() []types.UID {
-		list := &appsv1.ReplicaSetList{}
-		_ = env.Admin.List(context.Background(), list, client.InNamespace(violetNS))
-		var uids []types.UID
-		for _, rs := range list.Items {
-			if ref := metav1.GetControllerOf(&rs); ref != nil && ref.UID == d.UID {
-				uids = append(uids, rs.UID)
-			}
-		}
-		return uids
-	}, 30*time.Second)
+	return podOrRefusal(t, "ReplicaSet", controlledBy(&appsv1.ReplicaSetList{}, d.UID), 30*time.Second)
 }
 
 func throughJob(t *testing.T, c client.Client, name string, tpl corev1.PodTemplateSpec) error {
@@ -396,17 +388,25 @@ func throughCronJob(t *testing.T, c client.Client, name string, tpl corev1.PodTe
 		return fmt.Errorf("the developer could not create a CronJob: %w", err)
 	}
 	cleanup(t, cj)
-	return podOrRefusal(t, "Job", func() []types.UID {
-		list := &batchv1.JobList{}
+	return podOrRefusal(t, "Job", controlledBy(&batchv1.JobList{}, cj.UID), 100*time.Second)
+}
+
+// controlledBy lists, each time it is called, the UIDs of the objects of
+// list's kind in violet's namespace whose controller is owner.
+func controlledBy(list client.ObjectList, owner types.UID) func() []types.UID {
+	return func() []types.UID {
 		_ = env.Admin.List(context.Background(), list, client.InNamespace(violetNS))
+		items, _ := meta.ExtractList(list)
 		var uids []types.UID
-		for _, j := range list.Items {
-			if ref := metav1.GetControllerOf(&j); ref != nil && ref.UID == cj.UID {
-				uids = append(uids, j.UID)
+		for _, o := range items {
+			if obj, ok := o.(metav1.Object); ok {
+				if ref := metav1.GetControllerOf(obj); ref != nil && ref.UID == owner {
+					uids = append(uids, obj.GetUID())
+				}
 			}
 		}
 		return uids
-	}, 100*time.Second)
+	}
 }
 
 // podOrRefusal waits until an owner (of kind, among owners()) has a pod, or a
@@ -421,7 +421,7 @@ func podOrRefusal(t *testing.T, kind string, owners func() []types.UID, within t
 		pods := &corev1.PodList{}
 		if err := env.Admin.List(ctx, pods, client.InNamespace(violetNS)); err == nil {
 			for _, p := range pods.Items {
-				if ref := metav1.GetControllerOf(&p); ref != nil && ref.Kind == kind && containsUID(uids, ref.UID) {
+				if ref := metav1.GetControllerOf(&p); ref != nil && ref.Kind == kind && slices.Contains(uids, ref.UID) {
 					return nil
 				}
 			}
@@ -429,7 +429,7 @@ func podOrRefusal(t *testing.T, kind string, owners func() []types.UID, within t
 		events := &corev1.EventList{}
 		if err := env.Admin.List(ctx, events, client.InNamespace(violetNS)); err == nil {
 			for _, e := range events.Items {
-				if e.Reason == "FailedCreate" && e.InvolvedObject.Kind == kind && containsUID(uids, e.InvolvedObject.UID) {
+				if e.Reason == "FailedCreate" && e.InvolvedObject.Kind == kind && slices.Contains(uids, e.InvolvedObject.UID) {
 					return &apierrors.StatusError{ErrStatus: metav1.Status{Status: metav1.StatusFailure,
 						Code: 403, Reason: metav1.StatusReasonForbidden, Message: e.Message}}
 				}
@@ -439,15 +439,6 @@ func podOrRefusal(t *testing.T, kind string, owners func() []types.UID, within t
 	}
 	t.Fatalf("no pod and no FailedCreate Event for the %s within %s", kind, within)
 	return nil
-}
-
-func containsUID(uids []types.UID, uid types.UID) bool {
-	for _, u := range uids {
-		if u == uid {
-			return true
-		}
-	}
-	return false
 }
 
 // cleanup deletes a workload and its dependents at the end of the test.
