@@ -117,7 +117,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int, token
 	if err := indexer.IndexField(ctx, &platformv1alpha1.Tenant{}, hostnameIndex, hostnameIndexKeys); err != nil {
 		return err
 	}
-	if err := indexer.IndexField(ctx, &platformv1alpha1.Tenant{}, priorityClassIndex, defaultPriorityClassKeys); err != nil {
+	if err := indexer.IndexField(ctx, &platformv1alpha1.Tenant{}, priorityClassIndex, injectedPriorityClassKeys); err != nil {
 		return err
 	}
 	// A change to anything a Tenant manages is queued ahead of provisioning
@@ -140,7 +140,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int, token
 		Watches(&platformv1alpha1.TenantQuota{}, handler.EnqueueRequestsFromMapFunc(mapByName),
 			builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicates.DeletionStarted{}))).
 		// Hostname claims are first come, first served across tenants, and the
-		// default priority is read from the PriorityClass.
+		// default and batch priorities are read from their PriorityClasses.
 		Watches(&platformv1alpha1.Tenant{}, handler.EnqueueRequestsFromMapFunc(r.mapHostnameClaimants),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&schedulingv1.PriorityClass{}, handler.EnqueueRequestsFromMapFunc(r.mapPriorityClassUsers)).

@@ -25,7 +25,7 @@ import (
 // "wild:d" and "under:d".
 const (
 	hostnameIndex      = "tenantai.hostnames"
-	priorityClassIndex = "tenantai.defaultPriorityClass"
+	priorityClassIndex = "tenantai.injectedPriorityClass"
 )
 
 // hostnameIndexKeys are the keys a Tenant is filed under.
@@ -61,13 +61,19 @@ func hostnameLookups(h string) []string {
 	return keys
 }
 
-// defaultPriorityClassKeys files a Tenant under its default PriorityClass.
-func defaultPriorityClassKeys(obj client.Object) []string {
+// injectedPriorityClassKeys files a Tenant under the PriorityClasses whose
+// name and value its published policy carries: the default, and the batch
+// class when it has one.
+func injectedPriorityClassKeys(obj client.Object) []string {
 	t, ok := obj.(*platformv1alpha1.Tenant)
 	if !ok || t.Spec.Scheduling == nil || len(t.Spec.Scheduling.PriorityClasses) == 0 {
 		return nil
 	}
-	return []string{t.Spec.Scheduling.PriorityClasses[0]}
+	keys := []string{t.Spec.Scheduling.PriorityClasses[0]}
+	if b := t.Spec.Scheduling.BatchPriorityClass; b != "" {
+		keys = append(keys, b)
+	}
+	return keys
 }
 
 // overlapping returns the other Tenants with a hostname overlapping one of
@@ -152,11 +158,12 @@ func (r *Reconciler) mapHostnameClaimants(ctx context.Context, obj client.Object
 	return out
 }
 
-// mapPriorityClassUsers enqueues the tenants whose default PriorityClass it is.
+// mapPriorityClassUsers enqueues the tenants whose default or batch
+// PriorityClass it is.
 func (r *Reconciler) mapPriorityClassUsers(ctx context.Context, obj client.Object) []reconcile.Request {
 	list := &platformv1alpha1.TenantList{}
 	if err := r.Client.List(ctx, list, client.MatchingFields{priorityClassIndex: obj.GetName()}); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "Finding tenants whose default PriorityClass changed", "priorityClass", obj.GetName())
+		ctrl.LoggerFrom(ctx).Error(err, "Finding tenants whose default or batch PriorityClass changed", "priorityClass", obj.GetName())
 		return nil
 	}
 	out := make([]reconcile.Request, 0, len(list.Items))
