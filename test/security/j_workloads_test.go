@@ -210,6 +210,40 @@ func TestJ_TenantWorkloads(t *testing.T) {
 		}
 	})
 
+	t.Run("I47 a GPU toleration added to a running pod, by every verb and patch type", func(t *testing.T) {
+		ctx := context.Background()
+		target := compliantPod("tolerate-later")
+		target.Namespace = violetNS
+		if err := dev.Create(ctx, target); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = env.Admin.Delete(ctx, target) })
+		deny := withMessage(byPolicy(policyPods), "the pod requests no accelerator but tolerates nvidia.com/gpu")
+		gpuToleration := `{"key":"nvidia.com/gpu","operator":"Exists","effect":"NoSchedule"}`
+		for name, patch := range map[string]client.Patch{
+			"merge":     client.RawPatch(types.MergePatchType, []byte(`{"spec":{"tolerations":[`+gpuToleration+`]}}`)),
+			"strategic": client.RawPatch(types.StrategicMergePatchType, []byte(`{"spec":{"tolerations":[`+gpuToleration+`]}}`)),
+			"json":      client.RawPatch(types.JSONPatchType, []byte(`[{"op":"add","path":"/spec/tolerations/-","value":`+gpuToleration+`}]`)),
+		} {
+			refused(t, dev.Patch(ctx, target.DeepCopy(), patch), deny)
+			_ = name
+		}
+		live := &corev1.Pod{}
+		if err := dev.Get(ctx, client.ObjectKeyFromObject(target), live); err != nil {
+			t.Fatal(err)
+		}
+		updated := live.DeepCopy()
+		updated.Spec.Tolerations = append(updated.Spec.Tolerations,
+			corev1.Toleration{Key: "nvidia.com/gpu", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule})
+		refused(t, dev.Update(ctx, updated), deny)
+		refused(t, admin.Update(ctx, updated.DeepCopy(), client.DryRunAll), deny)
+		// Negative control: what an update may change otherwise passes.
+		live.Labels = map[string]string{"team": "research"}
+		if err := dev.Update(ctx, live); err != nil {
+			t.Errorf("relabelling a running pod was refused: %v", err)
+		}
+	})
+
 	t.Run("exec, attach and port-forward", func(t *testing.T) {
 		ctx := context.Background()
 		target := compliantPod("shell")
